@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over Meson. The two commands of the README's quick start:
+#   make demo    set up, build, boot the bundled hello guest, show its serial output
+#   make check   set up, build, run every test; ends with "N passed, N failed"
+
+BUILD       ?= build/native
+ARM64_BUILD ?= build/arm64-bmvm
+ASAN_BUILD  ?= build/asan
+FUZZ_BUILD  ?= build/fuzz
+ARM64_DIR   ?= build/arm64
+GUESTS      ?= build/guests
+FUZZ_SECS   ?= 30
+
+MESON_OPTS  ?= -Dwerror=true
+
+.PHONY: all deps native arm64 guests demo check unit asan fuzz integration bench clean
+
+all: native
+
+deps:
+	@bash scripts/install-deps
+
+native: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
+	@ninja -C $(BUILD)
+
+# Static aarch64 bmvm for arm64 hosts and the emulated test host: $(ARM64_BUILD)/bmvm
+arm64: deps
+	@bash scripts/fetch-arm64 $(ARM64_DIR) >/dev/null
+	@bash scripts/cross-file $(ARM64_DIR)/sysroot > build/arm64-cross.ini.new
+	@cmp -s build/arm64-cross.ini.new build/arm64-cross.ini || mv build/arm64-cross.ini.new build/arm64-cross.ini
+	@[ -f $(ARM64_BUILD)/build.ninja ] || meson setup $(ARM64_BUILD) --cross-file build/arm64-cross.ini \
+		-Dstatic=true -Dtests=false -Dbuildtype=release -Doptimization=2 $(MESON_OPTS) >/dev/null
+	@ninja -C $(ARM64_BUILD)
+
+guests: deps
+	@$(MAKE) --no-print-directory -C guests O=$(CURDIR)/$(GUESTS)
+
+demo: arm64 guests
+	@bash scripts/demo $(ARM64_BUILD)/bmvm $(GUESTS)
+
+unit: native
+	@bash tests/unit/run $(BUILD)
+
+asan: deps
+	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) $(MESON_OPTS) \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+	@ninja -C $(ASAN_BUILD)
+	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 bash tests/unit/run $(ASAN_BUILD)
+
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzz=true \
+		-Dtests=false -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+	@ninja -C $(FUZZ_BUILD)
+	@bash tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECS)
+
+integration: arm64 guests
+	@bash tests/l1/run-integration $(ARM64_BUILD)/bmvm $(GUESTS)
+
+check: deps
+	@bash tests/check
+
+bench: arm64 guests
+	@bash bench/run $(ARM64_BUILD)/bmvm $(GUESTS)
+
+clean:
+	rm -rf build

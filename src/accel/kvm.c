@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Linux KVM on arm64: the VM, its memory slot, the in-kernel vGICv3, and
+ * vCPUs with in-kernel PSCI. Data aborts without a valid syndrome come to us
+ * (KVM_CAP_ARM_NISV_TO_USER) for the arch emulator. A kick is a signal plus
+ * kvm_run.immediate_exit, so a kick that races with KVM_RUN is never lost.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "accel/accel.h"
+
+#define KICK_SIGNAL	SIGUSR2
+
+struct accel {
+	int kvm_fd, vm_fd, gic_fd;
+	int run_size;
+	struct kvm_vcpu_init target;
+	struct accel_config config;
+};
+
+struct accel_vcpu {
+	struct accel *accel;
+	int fd;
+	unsigned index;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool mmio_read_pending;
+};
+
+const char *accel_name(void)
+{
+	return "kvm";
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;	/* its only job is to interrupt KVM_RUN */
+}
+
+static unsigned ipa_bits_for(uint64_t limit)
+{
+	unsigned bits = 32;
+
+	while (bits < 64 && (1ULL << bits) < limit)
+		bits++;
+	return bits;
+}
+
+static int kvm_create_vm(struct accel *a, struct errbuf *err)
+{
+	unsigned need = ipa_bits_for(a->config.ipa_limit);
+	int max_ipa = ioctl(a->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_VM_IPA_SIZE);
+	unsigned long type = 0;
+
+	if (max_ipa > 0) {
+		if ((unsigned)max_ipa < need)
+			return err_set(err, E2BIG, "guest RAM needs a %u-bit address space but "
+				       "this host's KVM offers %d bits; use a smaller --ram",
+				       need, max_ipa);
+		type = KVM_VM_TYPE_ARM_IPA_SIZE(need < 40 ? 40 : need);
+		if ((unsigned)max_ipa < 40)
+			type = KVM_VM_TYPE_ARM_IPA_SIZE(need);
+	} else if (need > 40) {
+		return err_set(err, E2BIG, "guest RAM needs more than the 40-bit address space "
+			       "this host's KVM offers; use a smaller --ram");
+	}
+	do
+		a->vm_fd = ioctl(a->kvm_fd, KVM_CREATE_VM, type);
+	while (a->vm_fd < 0 && errno == EINTR);
+	if (a->vm_fd < 0)
+		return err_set(err, errno, "KVM_CREATE_VM failed: %s", strerror(errno));
+	return 0;
+}
+
+static int kvm_set_gic_attr(struct accel *a, uint32_t group, uint64_t attr, void *val)
+{
+	struct kvm_device_attr da = { .group = group, .attr = attr,
+				      .addr = (uint64_t)(uintptr_t)val };
+
+	return ioctl(a->gic_fd, KVM_SET_DEVICE_ATTR, &da) ? -errno : 0;
+}
+
+static int kvm_create_gic(struct accel *a, struct errbuf *err)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
+	uint64_t dist = a->config.gic_dist_base, redist = a->config.gic_redist_base;
+	uint32_t nr_irqs = a->config.gic_nr_irqs;
+	int ret;
+
+	if (ioctl(a->vm_fd, KVM_CREATE_DEVICE, &cd))
+		return err_set(err, errno, "cannot create the in-kernel GICv3 (%s); bmvm needs "
+			       "a host with a GICv3 and KVM's vgic-v3", strerror(errno));
+	a->gic_fd = (int)cd.fd;
+	ret = kvm_set_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &dist);
+	if (!ret)
+		ret = kvm_set_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_ADDR,
+				       KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist);
+	if (!ret)
+		ret = kvm_set_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs);
+	if (ret)
+		return err_set(err, -ret, "cannot configure the in-kernel GICv3: %s",
+			       strerror(-ret));
+	return 0;
+}
+
+static int kvm_open(struct accel *a, struct errbuf *err)
+{
+	a->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (a->kvm_fd < 0)
+		return err_set(err, errno, "cannot open /dev/kvm: %s (is KVM enabled, and may "
+			       "this user use it? try: sudo usermod -aG kvm $USER)",
+			       strerror(errno));
+	if (ioctl(a->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return err_set(err, ENOTSUP, "/dev/kvm speaks an unknown KVM API version");
+	a->run_size = ioctl(a->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (a->run_size <= 0)
+		return err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+	return 0;
+}
+
+static int kvm_setup(struct accel *a, struct errbuf *err)
+{
+	struct kvm_enable_cap nisv = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+	struct sigaction sa = { .sa_handler = kick_handler };
+	int ret;
+
+	ret = kvm_open(a, err);
+	if (!ret)
+		ret = kvm_create_vm(a, err);
+	if (ret)
+		return ret;
+	if (ioctl(a->vm_fd, KVM_ARM_PREFERRED_TARGET, &a->target))
+		return err_set(err, errno, "KVM_ARM_PREFERRED_TARGET failed: %s", strerror(errno));
+	/* Without it, ISV=0 aborts (LDP/STP, writeback) to MMIO kill the guest. */
+	if (ioctl(a->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_NISV_TO_USER) > 0 &&
+	    ioctl(a->vm_fd, KVM_ENABLE_CAP, &nisv))
+		return err_set(err, errno, "cannot enable KVM_CAP_ARM_NISV_TO_USER: %s",
+			       strerror(errno));
+	ret = kvm_create_gic(a, err);
+	if (ret)
+		return ret;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(KICK_SIGNAL, &sa, NULL))
+		return err_set(err, errno, "cannot install the vCPU kick handler");
+	return 0;
+}
+
+int accel_create(struct accel **accel, const struct accel_config *config,
+		 struct errbuf *err)
+{
+	struct accel *a = calloc(1, sizeof(*a));
+	int ret;
+
+	if (!a)
+		return err_set(err, ENOMEM, "out of memory");
+	a->kvm_fd = a->vm_fd = a->gic_fd = -1;
+	a->config = *config;
+	ret = kvm_setup(a, err);
+	if (ret) {
+		accel_destroy(a);
+		return ret;
+	}
+	*accel = a;
+	return 0;
+}
+
+void accel_destroy(struct accel *a)
+{
+	if (a->gic_fd >= 0)
+		close(a->gic_fd);
+	if (a->vm_fd >= 0)
+		close(a->vm_fd);
+	if (a->kvm_fd >= 0)
+		close(a->kvm_fd);
+	free(a);
+}
+
+int accel_map_memory(struct accel *a, uint64_t gpa, void *hva, uint64_t size,
+		     struct errbuf *err)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+
+	if (ioctl(a->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
+		return err_set(err, errno, "cannot give %llu MiB of RAM to KVM: %s",
+			       (unsigned long long)(size >> 20), strerror(errno));
+	return 0;
+}
+
+static int kvm_vcpu_init(struct accel_vcpu *v)
+{
+	struct kvm_vcpu_init init = v->accel->target;
+
+	memset(init.features, 0, sizeof(init.features));
+	init.features[0] = 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (v->index)
+		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;	/* until PSCI CPU_ON */
+	return ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) ? -errno : 0;
+}
+
+int accel_vcpu_create(struct accel *a, unsigned index, struct accel_vcpu **vcpu,
+		      struct errbuf *err)
+{
+	struct accel_vcpu *v = calloc(1, sizeof(*v));
+	int ret;
+
+	if (!v)
+		return err_set(err, ENOMEM, "out of memory");
+	v->accel = a;
+	v->index = index;
+	v->thread = pthread_self();
+	v->fd = ioctl(a->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (v->fd < 0) {
+		ret = err_set(err, errno, "cannot create vCPU %u: %s (the host may allow fewer "
+			      "vCPUs; try a smaller --cpus)", index, strerror(errno));
+		free(v);
+		return ret;
+	}
+	v->run = mmap(NULL, (size_t)a->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	ret = v->run == MAP_FAILED ? -errno : kvm_vcpu_init(v);
+	if (ret) {
+		if (v->run != MAP_FAILED)
+			munmap(v->run, (size_t)a->run_size);
+		close(v->fd);
+		free(v);
+		return err_set(err, -ret, "cannot initialise vCPU %u: %s", index, strerror(-ret));
+	}
+	*vcpu = v;
+	return 0;
+}
+
+int accel_finalize(struct accel *a, struct errbuf *err)
+{
+	int ret = kvm_set_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,
+				   NULL);
+
+	if (ret)
+		return err_set(err, -ret, "cannot initialise the in-kernel GICv3: %s",
+			       strerror(-ret));
+	return 0;
+}
+
+int accel_vcpu_reset(struct accel_vcpu *v, struct errbuf *err)
+{
+	int ret = kvm_vcpu_init(v);
+
+	v->mmio_read_pending = false;
+	if (ret)
+		return err_set(err, -ret, "KVM_ARM_VCPU_INIT failed: %s", strerror(-ret));
+	return 0;
+}
+
+static void kvm_translate_exit(struct accel_vcpu *v, struct accel_exit *exit)
+{
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		exit->reason = ACCEL_EXIT_MMIO;
+		exit->mmio.addr = run->mmio.phys_addr;
+		exit->mmio.len = run->mmio.len;
+		exit->mmio.is_write = run->mmio.is_write;
+		exit->mmio.data = 0;
+		if (run->mmio.is_write)
+			memcpy(&exit->mmio.data, run->mmio.data, run->mmio.len);
+		v->mmio_read_pending = !run->mmio.is_write;
+		return;
+	case KVM_EXIT_ARM_NISV:
+		exit->reason = ACCEL_EXIT_DABT_NISV;
+		exit->dabt.ipa = run->arm_nisv.fault_ipa;
+		exit->dabt.esr = run->arm_nisv.esr_iss;
+		return;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+			exit->reason = ACCEL_EXIT_POWEROFF;
+			return;
+		}
+		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
+			exit->reason = ACCEL_EXIT_RESET;
+			return;
+		}
+		break;
+	case KVM_EXIT_INTR:
+		exit->reason = ACCEL_EXIT_KICKED;
+		return;
+	}
+	exit->reason = ACCEL_EXIT_UNKNOWN;
+	exit->code = run->exit_reason;
+}
+
+int accel_vcpu_run(struct accel_vcpu *v, struct accel_exit *exit)
+{
+	if (v->mmio_read_pending) {
+		memcpy(v->run->mmio.data, &exit->mmio.data, v->run->mmio.len);
+		v->mmio_read_pending = false;
+	}
+	if (ioctl(v->fd, KVM_RUN, 0)) {
+		int e = errno;
+
+		v->run->immediate_exit = 0;
+		if (e == EINTR || e == EAGAIN) {
+			exit->reason = ACCEL_EXIT_KICKED;
+			return 0;
+		}
+		return -e;
+	}
+	v->run->immediate_exit = 0;
+	kvm_translate_exit(v, exit);
+	return 0;
+}
+
+/* ---- registers -------------------------------------------------------- */
+
+#define CORE_REG(field) \
+	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
+	 (offsetof(struct kvm_regs, field) / sizeof(uint32_t)))
+
+static uint64_t kvm_reg_id(enum accel_reg reg)
+{
+	if (reg < ACCEL_REG_SP_EL0)
+		return CORE_REG(regs.regs[0]) + (uint64_t)reg * 2;	/* 2 u32 per X reg */
+	switch (reg) {
+	case ACCEL_REG_SP_EL0:	  return CORE_REG(regs.sp);
+	case ACCEL_REG_PC:	  return CORE_REG(regs.pc);
+	case ACCEL_REG_PSTATE:	  return CORE_REG(regs.pstate);
+	case ACCEL_REG_SP_EL1:	  return CORE_REG(sp_el1);
+	case ACCEL_REG_MPIDR_EL1: return ARM64_SYS_REG(3, 0, 0, 0, 5);
+	case ACCEL_REG_SCTLR_EL1: return ARM64_SYS_REG(3, 0, 1, 0, 0);
+	case ACCEL_REG_TCR_EL1:	  return ARM64_SYS_REG(3, 0, 2, 0, 2);
+	case ACCEL_REG_TTBR0_EL1: return ARM64_SYS_REG(3, 0, 2, 0, 0);
+	case ACCEL_REG_TTBR1_EL1: return ARM64_SYS_REG(3, 0, 2, 0, 1);
+	case ACCEL_REG_ESR_EL1:	  return ARM64_SYS_REG(3, 0, 5, 2, 0);
+	case ACCEL_REG_FAR_EL1:	  return ARM64_SYS_REG(3, 0, 6, 0, 0);
+	case ACCEL_REG_VBAR_EL1:  return ARM64_SYS_REG(3, 0, 12, 0, 0);
+	default:		  return 0;
+	}
+}
+
+int accel_vcpu_get_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t *val)
+{
+	struct kvm_one_reg r = { .id = kvm_reg_id(reg), .addr = (uint64_t)(uintptr_t)val };
+
+	if (!r.id)
+		return -EINVAL;
+	return ioctl(v->fd, KVM_GET_ONE_REG, &r) ? -errno : 0;
+}
+
+int accel_vcpu_set_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t val)
+{
+	struct kvm_one_reg r = { .id = kvm_reg_id(reg), .addr = (uint64_t)(uintptr_t)&val };
+
+	if (!r.id)
+		return -EINVAL;
+	return ioctl(v->fd, KVM_SET_ONE_REG, &r) ? -errno : 0;
+}
+
+void accel_vcpu_kick(struct accel_vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+int accel_irq_set(struct accel *a, unsigned intid, bool level)
+{
+	struct kvm_irq_level irq = {
+		.irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | intid,
+		.level = level,
+	};
+
+	return ioctl(a->vm_fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
+}
+
+bool accel_has_psci(const struct accel *a)
+{
+	(void)a;
+	return true;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The accelerator for hosts bmvm cannot run guests on yet (x86_64 Linux,
+ * until the x86 backend lands). Everything that needs no accelerator still
+ * works there: argument and image checks, --dump-dtb, the unit tests.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "accel/accel.h"
+
+const char *accel_name(void)
+{
+	return "none";
+}
+
+int accel_create(struct accel **accel, const struct accel_config *config,
+		 struct errbuf *err)
+{
+	(void)config;
+	*accel = NULL;
+	return err_set(err, ENOSYS, "this bmvm build has no accelerator for this host; "
+		       "run it on an arm64 Linux host with /dev/kvm (see README: Requirements)");
+}
+
+void accel_destroy(struct accel *accel) { (void)accel; }
+
+int accel_map_memory(struct accel *accel, uint64_t gpa, void *hva, uint64_t size,
+		     struct errbuf *err)
+{
+	(void)accel; (void)gpa; (void)hva; (void)size;
+	return err_set(err, ENOSYS, "no accelerator");
+}
+
+int accel_vcpu_create(struct accel *accel, unsigned index, struct accel_vcpu **vcpu,
+		      struct errbuf *err)
+{
+	(void)accel; (void)index;
+	*vcpu = NULL;
+	return err_set(err, ENOSYS, "no accelerator");
+}
+
+int accel_finalize(struct accel *accel, struct errbuf *err)
+{
+	(void)accel;
+	return err_set(err, ENOSYS, "no accelerator");
+}
+
+int accel_vcpu_reset(struct accel_vcpu *vcpu, struct errbuf *err)
+{
+	(void)vcpu;
+	return err_set(err, ENOSYS, "no accelerator");
+}
+
+int accel_vcpu_run(struct accel_vcpu *vcpu, struct accel_exit *exit)
+{
+	(void)vcpu; (void)exit;
+	return -ENOSYS;
+}
+
+int accel_vcpu_get_reg(struct accel_vcpu *vcpu, enum accel_reg reg, uint64_t *val)
+{
+	(void)vcpu; (void)reg; (void)val;
+	return -ENOSYS;
+}
+
+int accel_vcpu_set_reg(struct accel_vcpu *vcpu, enum accel_reg reg, uint64_t val)
+{
+	(void)vcpu; (void)reg; (void)val;
+	return -ENOSYS;
+}
+
+void accel_vcpu_kick(struct accel_vcpu *vcpu) { (void)vcpu; }
+
+int accel_irq_set(struct accel *accel, unsigned intid, bool level)
+{
+	(void)accel; (void)intid; (void)level;
+	return -ENOSYS;
+}
+
+bool accel_has_psci(const struct accel *accel)
+{
+	(void)accel;
+	return false;
+}

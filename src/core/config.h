@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_CORE_CONFIG_H
+#define BMVM_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/loader.h"
+
+#define CONFIG_MAX_CPUS		64
+#define CONFIG_MAX_RAM_MIB	(512u * 1024)	/* fits a 40-bit IPA space above 1 GiB */
+#define CONFIG_MIN_RAM_MIB	16
+#define CONFIG_MAX_TIMEOUT	(7u * 24 * 3600)
+
+enum reset_action {
+	RESET_REBOOT,	/* restart the guest from its kernel */
+	RESET_EXIT,	/* bmvm exits 0 */
+};
+
+/* Everything the command line says; validated by config_parse(). */
+struct vm_config {
+	const char *kernel_path;	/* NULL only with --dump-dtb */
+	enum kernel_format format;
+	const char *initrd_path;
+	const char *cmdline;
+	unsigned nr_cpus;
+	uint64_t ram_mib;
+	unsigned timeout_sec;		/* 0: none */
+	enum reset_action on_reset;
+	const char *dump_dtb_path;
+	bool verbose;
+};
+
+enum config_result {
+	CONFIG_RUN,		/* start the VM */
+	CONFIG_DONE,		/* --help or --version was printed */
+};
+
+/*
+ * Parse the command line into @config. Returns CONFIG_RUN or CONFIG_DONE,
+ * or -errno with a one-line reason in @err (the caller prints the usage line
+ * and exits 2).
+ */
+int config_parse(struct vm_config *config, int argc, char **argv, struct errbuf *err);
+
+void config_print_usage_line(void);
+
+#endif

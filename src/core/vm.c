@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM lifecycle. The main thread builds the machine, starts one thread per
+ * vCPU, then sleeps in poll() feeding console input and carrying out the
+ * requests vCPUs and devices post (stop, reset) until the run ends. A small
+ * thread turns SIGINT/SIGTERM/SIGHUP into a stop request, so no signal
+ * handler has to touch shared state.
+ */
+#include "core/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accel/accel.h"
+#include "arch/arm64/machine.h"
+
+#define EXIT_SETUP	2
+#define EXIT_TIMEOUT	124
+
+static void vm_vlog(const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "bmvm: %s\n", line);
+}
+
+void vm_error(const struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)vm;
+	va_start(ap, fmt);
+	vm_vlog(fmt, ap);
+	va_end(ap);
+}
+
+void vm_verbose(const struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!vm->config->verbose)
+		return;
+	va_start(ap, fmt);
+	vm_vlog(fmt, ap);
+	va_end(ap);
+}
+
+void vm_wake(struct vm *vm)
+{
+	char c = 0;
+
+	/* A full pipe already holds a wake-up: nothing is lost. */
+	while (write(vm->wake_pipe[1], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+static void vm_kick_cpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->config->nr_cpus; i++)
+		if (vm->cpu[i].vcpu)
+			accel_vcpu_kick(vm->cpu[i].vcpu);
+}
+
+static void vm_post(struct vm *vm, enum vm_request req, int status)
+{
+	pthread_mutex_lock(&vm->lock);
+	/* A stop is final; a reset only replaces "nothing pending". */
+	if (vm->request == VM_REQ_NONE || (req == VM_REQ_STOP && vm->request != VM_REQ_STOP)) {
+		vm->request = req;
+		vm->exit_status = status;
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	vm_kick_cpus(vm);
+	vm_wake(vm);
+}
+
+void vm_request_stop(struct vm *vm, int status)
+{
+	vm_post(vm, VM_REQ_STOP, status);
+}
+
+void vm_request_reset(struct vm *vm)
+{
+	if (vm->config->on_reset == RESET_EXIT)
+		vm_post(vm, VM_REQ_STOP, 0);
+	else
+		vm_post(vm, VM_REQ_RESET, 0);
+}
+
+bool vm_request_pending(struct vm *vm)
+{
+	return vm->request != VM_REQ_NONE;
+}
+
+int vm_cpu_ready(struct vm_cpu *cpu, int error)
+{
+	struct vm *vm = cpu->vm;
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	if (error && !vm->cpu_error)
+		vm->cpu_error = error;
+	vm->cpus_ready++;
+	pthread_cond_broadcast(&vm->cond);
+	while (vm->generation == 0 && vm->request != VM_REQ_STOP)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	ret = vm->request == VM_REQ_STOP || error ? -ECANCELED : 0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu)
+{
+	struct vm *vm = cpu->vm;
+	enum vm_request req;
+
+	pthread_mutex_lock(&vm->lock);
+	req = vm->request;
+	if (req == VM_REQ_RESET) {
+		unsigned gen = vm->generation;
+
+		vm->cpus_ready++;
+		pthread_cond_broadcast(&vm->cond);
+		while (vm->generation == gen && vm->request != VM_REQ_STOP)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		req = vm->request == VM_REQ_STOP ? VM_REQ_STOP : VM_REQ_RESET;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return req;
+}
+
+/* Main thread: wait until @n vCPUs have checked in (created, or parked). */
+static void vm_wait_cpus(struct vm *vm, unsigned n)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->cpus_ready < n && !(vm->request == VM_REQ_STOP && vm->generation))
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void vm_release_cpus(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->cpus_ready = 0;
+	vm->request = VM_REQ_NONE;
+	vm->generation++;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void *vm_cpu_thread(void *arg)
+{
+	struct vm_cpu *cpu = arg;
+
+	machine_vcpu_main(cpu->vm, cpu->index);
+	return NULL;
+}
+
+/* ---- reset ------------------------------------------------------------ */
+
+static int vm_reset(struct vm *vm)
+{
+	struct errbuf err;
+
+	vm_wait_cpus(vm, vm->config->nr_cpus);
+	if (vm->request == VM_REQ_STOP)
+		return 0;
+	if (machine_load(vm, &err)) {
+		vm_error(vm, "reset: %s", err.msg);
+		vm_request_stop(vm, 1);
+		return -EIO;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->resets++;
+	pthread_mutex_unlock(&vm->lock);
+	vm_verbose(vm, "guest reset #%u", vm->resets);
+	vm_release_cpus(vm);
+	return 0;
+}
+
+/* ---- main loop: console input, timeout, requests ---------------------- */
+
+struct console_in {
+	bool open;
+	uint8_t buf[256];
+	size_t len, off;
+};
+
+static void console_pump(struct vm *vm, struct console_in *in, bool readable)
+{
+	if (readable && in->off == in->len) {
+		ssize_t n = read(STDIN_FILENO, in->buf, sizeof(in->buf));
+
+		if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+			in->open = false;	/* EOF or error: the guest just gets no input */
+		in->len = n > 0 ? (size_t)n : 0;
+		in->off = 0;
+	}
+	if (in->off < in->len)
+		in->off += machine_console_input(vm, in->buf + in->off, in->len - in->off);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void vm_main_loop(struct vm *vm)
+{
+	struct console_in in = { .open = true };
+	int64_t deadline = vm->config->timeout_sec ?
+			   now_ms() + (int64_t)vm->config->timeout_sec * 1000 : -1;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ vm->wake_pipe[0], POLLIN, 0 },
+			{ STDIN_FILENO, POLLIN, 0 },
+		};
+		bool want_input = in.open && in.off == in.len;
+		int timeout = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		char drain[64];
+
+		if (vm->request == VM_REQ_STOP)
+			return;
+		if (vm->request == VM_REQ_RESET) {
+			vm_reset(vm);
+			continue;
+		}
+		if (deadline >= 0 && timeout <= 0) {
+			vm_error(vm, "guest still running after %u s (--timeout); stopping it",
+				 vm->config->timeout_sec);
+			vm_request_stop(vm, EXIT_TIMEOUT);
+			continue;
+		}
+		if (poll(pfd, want_input ? 2 : 1, timeout) < 0 && errno != EINTR)
+			return;
+		if (pfd[0].revents)
+			while (read(vm->wake_pipe[0], drain, sizeof(drain)) > 0)
+				;
+		if (in.open)
+			console_pump(vm, &in, want_input && pfd[1].revents);
+	}
+}
+
+/* ---- terminal and signals --------------------------------------------- */
+
+/*
+ * Raw-ish input so keys reach the guest as typed, but ISIG stays on: Ctrl-C
+ * stops bmvm, which kernel developers want more than a guest-side ^C.
+ */
+static bool term_raw(struct termios *saved)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, saved))
+		return false;
+	t = *saved;
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	return tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+}
+
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+static void *vm_signal_thread(void *arg)
+{
+	struct vm *vm = arg;
+	sigset_t set;
+	int sig;
+
+	stop_signals(&set);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		vm_error(vm, "stopped by signal %d (%s)", sig, strsignal(sig));
+		vm_request_stop(vm, 128 + sig);
+	}
+	return NULL;
+}
+
+/* ---- run -------------------------------------------------------------- */
+
+static int vm_start_cpus(struct vm *vm, unsigned *started)
+{
+	struct errbuf err;
+	int ret;
+
+	for (*started = 0; *started < vm->config->nr_cpus; (*started)++) {
+		struct vm_cpu *cpu = &vm->cpu[*started];
+
+		cpu->vm = vm;
+		cpu->index = *started;
+		ret = pthread_create(&cpu->thread, NULL, vm_cpu_thread, cpu);
+		if (ret) {
+			vm_error(vm, "cannot start vCPU thread %u: %s", *started, strerror(ret));
+			vm_request_stop(vm, EXIT_SETUP);
+			return -ret;
+		}
+	}
+	vm_wait_cpus(vm, vm->config->nr_cpus);
+	if (vm->cpu_error) {
+		vm_request_stop(vm, EXIT_SETUP);
+		return vm->cpu_error;
+	}
+	ret = accel_finalize(vm->accel, &err);
+	if (ret) {
+		vm_error(vm, "%s", err.msg);
+		vm_request_stop(vm, EXIT_SETUP);
+		return ret;
+	}
+	vm_release_cpus(vm);
+	return 0;
+}
+
+static int vm_setup(struct vm *vm)
+{
+	struct accel_config ac;
+	struct errbuf err;
+
+	if (machine_create(vm, &err)) {
+		vm_error(vm, "%s", err.msg);
+		return -1;
+	}
+	if (vm->config->dump_dtb_path) {
+		if (machine_dump_dtb(vm, vm->config->dump_dtb_path, &err)) {
+			vm_error(vm, "--dump-dtb: %s", err.msg);
+			return -1;
+		}
+		return 1;
+	}
+	machine_accel_config(vm, &ac);
+	if (accel_create(&vm->accel, &ac, &err) ||
+	    accel_map_memory(vm->accel, vm->mem.base, vm->mem.host, vm->mem.size, &err) ||
+	    machine_load(vm, &err)) {
+		vm_error(vm, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int vm_init(struct vm *vm, const struct vm_config *config)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->config = config;
+	if (pipe(vm->wake_pipe))
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		fcntl(vm->wake_pipe[i], F_SETFL, O_NONBLOCK);
+		fcntl(vm->wake_pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	return 0;
+}
+
+static void vm_teardown(struct vm *vm)
+{
+	if (vm->accel)
+		accel_destroy(vm->accel);
+	machine_destroy(vm);
+	close(vm->wake_pipe[0]);
+	close(vm->wake_pipe[1]);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+}
+
+static int vm_execute(struct vm *vm)
+{
+	struct termios saved;
+	bool raw = false;
+	pthread_t sig_thread;
+	sigset_t set;
+	unsigned started;
+
+	stop_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* every thread inherits this */
+	signal(SIGPIPE, SIG_IGN);
+	bool sig_started = pthread_create(&sig_thread, NULL, vm_signal_thread, vm) == 0;
+	raw = term_raw(&saved);
+	if (vm_start_cpus(vm, &started) == 0)
+		vm_main_loop(vm);
+	vm_request_stop(vm, vm->exit_status);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(vm->cpu[i].thread, NULL);
+	if (sig_started) {
+		pthread_cancel(sig_thread);	/* sigwait() is a cancellation point */
+		pthread_join(sig_thread, NULL);
+	}
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	return vm->exit_status;
+}
+
+int vm_run(const struct vm_config *config)
+{
+	struct vm *vm = malloc(sizeof(*vm));
+	int status = EXIT_SETUP, ret;
+
+	if (!vm || vm_init(vm, config)) {
+		fprintf(stderr, "bmvm: out of memory or file descriptors\n");
+		free(vm);
+		return EXIT_SETUP;
+	}
+	ret = vm_setup(vm);
+	if (ret > 0)
+		status = 0;
+	else if (ret == 0)
+		status = vm_execute(vm);
+	vm_teardown(vm);
+	free(vm);
+	return status;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_CORE_VM_H
+#define BMVM_CORE_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/guest_mem.h"
+
+struct accel;
+struct accel_vcpu;
+struct machine;
+
+/* What the VM has been asked to do next; the main thread carries it out. */
+enum vm_request {
+	VM_REQ_NONE,
+	VM_REQ_STOP,	/* vCPUs leave their loops; bmvm exits with vm->exit_status */
+	VM_REQ_RESET,	/* vCPUs park; the machine is reset; they start again */
+};
+
+struct vm_cpu {
+	struct vm *vm;
+	unsigned index;
+	pthread_t thread;
+	struct accel_vcpu *vcpu;	/* owned and used by this vCPU's thread only */
+	uint64_t exits;			/* counted by the vCPU thread */
+};
+
+struct vm {
+	const struct vm_config *config;
+	struct guest_mem mem;
+	struct bus bus;
+	struct accel *accel;
+	struct machine *machine;
+	struct vm_cpu cpu[CONFIG_MAX_CPUS];
+
+	/* Wakes the main thread's poll loop: a request, or console space freed. */
+	int wake_pipe[2];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Guarded by lock: */
+	_Atomic int request;	/* enum vm_request; read lock-free by vCPU loops */
+	int exit_status;
+	unsigned cpus_ready;	/* vCPUs created (start-up) or parked (reset) */
+	unsigned generation;	/* bumped each time the vCPUs are released */
+	int cpu_error;		/* first vCPU set-up failure, -errno */
+	unsigned resets;	/* guest resets performed */
+};
+
+/* Run the configured VM to the end; returns bmvm's exit status. */
+int vm_run(const struct vm_config *config);
+
+/* Any thread: end the run with @status (the first request wins). */
+void vm_request_stop(struct vm *vm, int status);
+/* Any thread: reset the guest (or exit, per --on-reset). */
+void vm_request_reset(struct vm *vm);
+
+/* Wake the main loop (e.g. a device can take more console input). */
+void vm_wake(struct vm *vm);
+
+/*
+ * vCPU threads at start-up: report the vCPU created (@error 0) or not, and
+ * wait until every vCPU exists. 0 to go on, -ECANCELED when the VM stops.
+ */
+int vm_cpu_ready(struct vm_cpu *cpu, int error);
+
+/* vCPU threads: park at a request; returns the request that was pending. */
+enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu);
+/* vCPU threads: is a request pending? (cheap, lock-free read) */
+bool vm_request_pending(struct vm *vm);
+
+/* One line to stderr: always (errors) or with --verbose. */
+void vm_error(const struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vm_verbose(const struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
