@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_ARCH_ARM64_MACHINE_H
+#define BMVM_ARCH_ARM64_MACHINE_H
+
+/*
+ * The arm64 'virt'-style machine: memory map, devices, device tree, boot
+ * images. core/vm.c drives it; nothing here knows which accelerator runs it.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "core/device.h"
+#include "core/err.h"
+#include "core/loader.h"
+
+/* Memory map (DESIGN.md). */
+#define ARM64_GIC_DIST_BASE	0x08000000ULL
+#define ARM64_GIC_DIST_SIZE	0x00010000ULL
+#define ARM64_GIC_REDIST_BASE	0x080a0000ULL
+#define ARM64_GIC_REDIST_SIZE	0x00020000ULL	/* per vCPU */
+#define ARM64_PL011_BASE	0x09000000ULL
+#define ARM64_PL011_SPI		1
+#define ARM64_TESTDEV_BASE	0x090f0000ULL
+#define ARM64_VIRTIO_BASE	0x0a000000ULL
+#define ARM64_RAM_BASE		0x40000000ULL
+#define ARM64_GIC_NR_IRQS	128		/* 32 private + 96 SPIs */
+#define ARM64_FDT_MAX_SIZE	0x10000ULL
+
+#define ARM64_PHANDLE_GIC	1
+#define ARM64_PHANDLE_APB_CLOCK	2
+
+#define ARM64_MAX_DEVICES	16
+
+struct vm;
+
+struct machine {
+	struct load_plan kernel;
+	struct load_plan initrd;
+	int kernel_fd, initrd_fd;	/* kept open: a reset loads them again */
+	uint64_t fdt_gpa;
+	uint8_t fdt[ARM64_FDT_MAX_SIZE];
+	size_t fdt_size;
+	struct device *device[ARM64_MAX_DEVICES];
+	unsigned nr_devices;
+	struct device *console;		/* the PL011 that stdin feeds */
+};
+
+/* MPIDR_EL1 affinity of vCPU @index (as KVM assigns it, for the DTB and PSCI). */
+uint64_t arm64_cpu_mpidr(unsigned index);
+
+/* Plan the boot images, create the devices, write the device tree. */
+int machine_create(struct vm *vm, struct errbuf *err);
+void machine_destroy(struct vm *vm);
+
+/* Write the device tree to @path. */
+int machine_dump_dtb(struct vm *vm, const char *path, struct errbuf *err);
+
+/* What the accelerator must provide for this machine. */
+void machine_accel_config(const struct vm *vm, struct accel_config *config);
+
+/* Put the boot images and the DTB in RAM (after zeroing it) and reset devices. */
+int machine_load(struct vm *vm, struct errbuf *err);
+
+/* Feed console input; returns the number of bytes taken. */
+size_t machine_console_input(struct vm *vm, const uint8_t *buf, size_t len);
+
+/* The vCPU thread's body: create the vCPU, then run it until the VM stops. */
+void machine_vcpu_main(struct vm *vm, unsigned index);
+
+#endif

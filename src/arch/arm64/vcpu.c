@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The arm64 vCPU loop: accel run -> decode the exit -> bus, emulator or
+ * power request -> resume. KVM and Hypervisor.framework differ only in how
+ * they report an exit (accel/accel.h); every decision is made here.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "accel/accel.h"
+#include "arch/arm64/emulate.h"
+#include "arch/arm64/machine.h"
+#include "core/vm.h"
+
+#define PSTATE_EL1H_MASKED	0x3c5	/* EL1h, D, A, I and F masked */
+#define PSTATE_MODE_MASK	0xf
+#define PSTATE_MODE_EL1H	0x5
+
+struct arm64_vcpu {
+	struct vm *vm;
+	struct vm_cpu *cpu;
+	struct accel_vcpu *vcpu;
+	bool reported_unclaimed;
+};
+
+/* Device access for both pre-decoded exits and the emulator. */
+static int vcpu_mmio(void *opaque, uint64_t ipa, uint64_t *val, unsigned len, bool is_write)
+{
+	struct arm64_vcpu *v = opaque;
+	int ret = bus_access(&v->vm->bus, ipa, val, len, is_write);
+
+	/* The emulator may split a pair so that one half lands in RAM. */
+	if (ret == -ENODEV && guest_mem_contains(&v->vm->mem, ipa, len)) {
+		if (is_write)
+			return guest_mem_write(&v->vm->mem, ipa, val, len);
+		return guest_mem_read(&v->vm->mem, ipa, val, len);
+	}
+	/* Like a bus without error responses: reads as zero, writes ignored. */
+	if (ret && !v->reported_unclaimed) {
+		vm_verbose(v->vm, "vCPU %u: %s of %u bytes at 0x%" PRIx64 " %s (reported once)",
+			   v->cpu->index, is_write ? "write" : "read", len, ipa,
+			   ret == -ENODEV ? "hits no device" : "refused by the device");
+		v->reported_unclaimed = true;
+	}
+	return 0;
+}
+
+static int vcpu_boot_regs(struct arm64_vcpu *v)
+{
+	const struct machine *m = v->vm->machine;
+	int ret;
+
+	ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PSTATE, PSTATE_EL1H_MASKED);
+	if (ret || v->cpu->index != 0)
+		return ret;
+	/* booting.rst: x0 = DTB, x1..x3 = 0, MMU off, at the entry point. */
+	ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, m->kernel.entry);
+	for (unsigned r = 0; r < 4 && !ret; r++)
+		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_X0 + r, r ? 0 : m->fdt_gpa);
+	return ret;
+}
+
+static int vcpu_reset(struct arm64_vcpu *v)
+{
+	struct errbuf err;
+	int ret = accel_vcpu_reset(v->vcpu, &err);
+
+	if (ret) {
+		vm_error(v->vm, "vCPU %u: %s", v->cpu->index, err.msg);
+		return ret;
+	}
+	ret = vcpu_boot_regs(v);
+	if (ret)
+		vm_error(v->vm, "vCPU %u: cannot set boot registers: %s", v->cpu->index,
+			 strerror(-ret));
+	return ret;
+}
+
+static int vcpu_read_state(struct arm64_vcpu *v, struct arm64_cpu_state *s)
+{
+	static const enum accel_reg sysregs[] = { ACCEL_REG_SCTLR_EL1, ACCEL_REG_TCR_EL1,
+						  ACCEL_REG_TTBR0_EL1, ACCEL_REG_TTBR1_EL1 };
+	uint64_t *sysval[] = { &s->sctlr_el1, &s->tcr_el1, &s->ttbr0_el1, &s->ttbr1_el1 };
+	int ret = 0;
+
+	memset(s, 0, sizeof(*s));
+	for (unsigned r = 0; r < 31 && !ret; r++)
+		ret = accel_vcpu_get_reg(v->vcpu, ACCEL_REG_X0 + r, &s->x[r]);
+	ret = ret ? ret : accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PC, &s->pc);
+	ret = ret ? ret : accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PSTATE, &s->pstate);
+	for (unsigned r = 0; r < 4 && !ret; r++)
+		ret = accel_vcpu_get_reg(v->vcpu, sysregs[r], sysval[r]);
+	if (ret)
+		return ret;
+	return accel_vcpu_get_reg(v->vcpu, (s->pstate & PSTATE_MODE_MASK) == PSTATE_MODE_EL1H ?
+				  ACCEL_REG_SP_EL1 : ACCEL_REG_SP_EL0, &s->sp);
+}
+
+static int vcpu_write_state(struct arm64_vcpu *v, const struct arm64_cpu_state *s)
+{
+	int ret = 0;
+
+	for (unsigned r = 0; r < 31 && !ret; r++)
+		if (s->dirty & (1ULL << r))
+			ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_X0 + r, s->x[r]);
+	if (!ret && (s->dirty & ARM64_DIRTY_SP))
+		ret = accel_vcpu_set_reg(v->vcpu, (s->pstate & PSTATE_MODE_MASK) ==
+					 PSTATE_MODE_EL1H ? ACCEL_REG_SP_EL1 : ACCEL_REG_SP_EL0,
+					 s->sp);
+	if (!ret && (s->dirty & ARM64_DIRTY_PC))
+		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, s->pc);
+	return ret;
+}
+
+/* A data abort the hardware could not describe: decode the instruction ourselves. */
+static int vcpu_emulate_abort(struct arm64_vcpu *v, uint64_t ipa)
+{
+	struct arm64_mmio_ctx ctx = { &v->vm->mem, vcpu_mmio, v };
+	struct arm64_cpu_state state;
+	struct errbuf err;
+	int ret;
+
+	ret = vcpu_read_state(v, &state);
+	if (ret) {
+		vm_error(v->vm, "vCPU %u: cannot read registers: %s", v->cpu->index, strerror(-ret));
+		return ret;
+	}
+	ret = arm64_emulate_data_abort(&state, &ctx, &err);
+	if (ret) {
+		vm_error(v->vm, "vCPU %u: cannot emulate the access to 0x%" PRIx64 ": %s",
+			 v->cpu->index, ipa, err.msg);
+		return ret;
+	}
+	return vcpu_write_state(v, &state);
+}
+
+/* Returns 0 to keep running, or -errno to end the run with an error. */
+static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
+{
+	switch (exit->reason) {
+	case ACCEL_EXIT_MMIO:
+		return vcpu_mmio(v, exit->mmio.addr, &exit->mmio.data, exit->mmio.len,
+				 exit->mmio.is_write);
+	case ACCEL_EXIT_DABT_NISV:
+		vm_verbose(v->vm, "vCPU %u: emulating an access to 0x%" PRIx64 " (ISS 0x%" PRIx64 ")",
+			   v->cpu->index, exit->dabt.ipa, exit->dabt.esr);
+		return vcpu_emulate_abort(v, exit->dabt.ipa);
+	case ACCEL_EXIT_POWEROFF:
+		vm_verbose(v->vm, "vCPU %u: PSCI SYSTEM_OFF", v->cpu->index);
+		vm_request_stop(v->vm, 0);
+		return 0;
+	case ACCEL_EXIT_RESET:
+		vm_verbose(v->vm, "vCPU %u: PSCI SYSTEM_RESET", v->cpu->index);
+		vm_request_reset(v->vm);
+		return 0;
+	case ACCEL_EXIT_KICKED:
+		return 0;
+	case ACCEL_EXIT_EXCEPTION:
+		vm_error(v->vm, "vCPU %u: unhandled exception, ESR 0x%" PRIx64 " FAR 0x%" PRIx64,
+			 v->cpu->index, exit->exception.esr, exit->exception.far);
+		return -ENOTSUP;
+	case ACCEL_EXIT_UNKNOWN:
+		break;
+	}
+	vm_error(v->vm, "vCPU %u: unexpected exit from %s (reason %" PRIu64 ")",
+		 v->cpu->index, accel_name(), exit->code);
+	return -EIO;
+}
+
+static void vcpu_loop(struct arm64_vcpu *v)
+{
+	struct accel_exit exit = { .reason = ACCEL_EXIT_KICKED };
+	int ret;
+
+	for (;;) {
+		if (vm_request_pending(v->vm)) {
+			enum vm_request req = vm_cpu_wait_request(v->cpu);
+
+			if (req == VM_REQ_STOP)
+				return;
+			if (req == VM_REQ_RESET && vcpu_reset(v))
+				break;
+			exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read to complete */
+		}
+		ret = accel_vcpu_run(v->vcpu, &exit);
+		if (ret) {
+			vm_error(v->vm, "vCPU %u: run failed: %s", v->cpu->index, strerror(-ret));
+			break;
+		}
+		v->cpu->exits++;
+		if (vcpu_handle_exit(v, &exit))
+			break;
+	}
+	vm_request_stop(v->vm, 1);
+}
+
+void machine_vcpu_main(struct vm *vm, unsigned index)
+{
+	struct arm64_vcpu v = { .vm = vm, .cpu = &vm->cpu[index] };
+	struct errbuf err;
+	int ret;
+
+	ret = accel_vcpu_create(vm->accel, index, &v.vcpu, &err);
+	if (ret)
+		vm_error(vm, "vCPU %u: %s", index, err.msg);
+	vm->cpu[index].vcpu = v.vcpu;
+	if (vm_cpu_ready(&vm->cpu[index], ret) || vcpu_reset(&v)) {
+		vm_request_stop(vm, 2);
+		return;
+	}
+	vcpu_loop(&v);
+}
