@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+
+#define ARGV(...) ((char *[]){ "bmvm", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "bmvm", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(c, e, ...) config_parse(c, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), e)
+
+static void test_defaults(void **state)
+{
+	struct vm_config c;
+	struct errbuf e;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &e, "kernel.elf"), CONFIG_RUN);
+	assert_string_equal(c.kernel_path, "kernel.elf");
+	assert_int_equal(c.nr_cpus, 4);
+	assert_int_equal(c.ram_mib, 256);
+	assert_int_equal(c.format, KERNEL_FORMAT_AUTO);
+	assert_int_equal(c.on_reset, RESET_REBOOT);
+	assert_int_equal(c.timeout_sec, 0);
+	assert_null(c.initrd_path);
+	assert_string_equal(c.cmdline, "");
+	assert_false(c.verbose);
+}
+
+static void test_all_options(void **state)
+{
+	struct vm_config c;
+	struct errbuf e;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &e, "--ram", "1024", "--cpus", "2", "Image", "--initrd",
+			       "i.gz", "--cmdline", "console=ttyAMA0 quiet", "--format", "image",
+			       "--timeout", "30", "--on-reset", "exit", "-v",
+			       "--dump-dtb", "o.dtb"), CONFIG_RUN);
+	assert_int_equal(c.ram_mib, 1024);
+	assert_int_equal(c.nr_cpus, 2);
+	assert_string_equal(c.initrd_path, "i.gz");
+	assert_string_equal(c.cmdline, "console=ttyAMA0 quiet");
+	assert_int_equal(c.format, KERNEL_FORMAT_IMAGE);
+	assert_int_equal(c.timeout_sec, 30);
+	assert_int_equal(c.on_reset, RESET_EXIT);
+	assert_true(c.verbose);
+	assert_string_equal(c.dump_dtb_path, "o.dtb");
+	assert_int_equal(PARSE(&c, &e, "--ram=64", "k"), CONFIG_RUN);
+	assert_int_equal(c.ram_mib, 64);
+}
+
+static void expect_error(const char *needle, int argc, char **argv)
+{
+	struct vm_config c;
+	struct errbuf e = { "" };
+
+	assert_int_equal(config_parse(&c, argc, argv, &e), -EINVAL);
+	if (!strstr(e.msg, needle))
+		fail_msg("message '%s' lacks '%s'", e.msg, needle);
+}
+
+#define EXPECT_ERROR(needle, ...) expect_error(needle, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static void test_bad_numbers(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("--ram: 'abc'", "k", "--ram", "abc");
+	EXPECT_ERROR("--ram: '12x'", "k", "--ram", "12x");
+	EXPECT_ERROR("--ram: '-5'", "k", "--ram", "-5");
+	EXPECT_ERROR("--ram: ' 64'", "k", "--ram", " 64");
+	EXPECT_ERROR("--ram: '8'", "k", "--ram", "8");
+	EXPECT_ERROR("--ram: '99999999999999999999999'", "k", "--ram", "99999999999999999999999");
+	EXPECT_ERROR("--cpus: '0'", "k", "--cpus", "0");
+	EXPECT_ERROR("--cpus: '65'", "k", "--cpus", "65");
+	EXPECT_ERROR("--cpus: ''", "k", "--cpus", "");
+	EXPECT_ERROR("--timeout: '0'", "k", "--timeout", "0");
+}
+
+static void test_bad_words(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("--format: 'bzimage'", "k", "--format", "bzimage");
+	EXPECT_ERROR("--on-reset: 'halt'", "k", "--on-reset", "halt");
+	EXPECT_ERROR("unknown option '--frobnicate'", "k", "--frobnicate");
+	EXPECT_ERROR("--ram needs a value", "k", "--ram");
+	EXPECT_ERROR("no kernel given", "--ram", "64");
+	EXPECT_ERROR("unexpected argument 'b'", "a", "b");
+	EXPECT_ERROR("--initrd needs a kernel", "--dump-dtb", "x.dtb", "--initrd", "i");
+}
+
+static void test_dump_dtb_needs_no_kernel(void **state)
+{
+	struct vm_config c;
+	struct errbuf e;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &e, "--dump-dtb", "out.dtb"), CONFIG_RUN);
+	assert_null(c.kernel_path);
+}
+
+static void test_help_and_version(void **state)
+{
+	struct vm_config c;
+	struct errbuf e;
+	FILE *saved = stdout;
+
+	(void)state;
+	stdout = fopen("/dev/null", "w");
+	assert_int_equal(PARSE(&c, &e, "--help"), CONFIG_DONE);
+	assert_int_equal(PARSE(&c, &e, "-V"), CONFIG_DONE);
+	fclose(stdout);
+	stdout = saved;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_all_options),
+		cmocka_unit_test(test_bad_numbers),
+		cmocka_unit_test(test_bad_words),
+		cmocka_unit_test(test_dump_dtb_needs_no_kernel),
+		cmocka_unit_test(test_help_and_version),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* The arm64 machine without an accelerator: boot-image placement and the DTB. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <libfdt.h>
+
+#include "arch/arm64/machine.h"
+#include "core/vm.h"
+
+struct fixture {
+	struct vm vm;
+	struct vm_config config;
+	char kernel[64], initrd[64];
+};
+
+static void write_file(char *path, size_t size, uint8_t fill)
+{
+	uint8_t *buf = malloc(size ? size : 1);
+	int fd;
+
+	strcpy(path, "/tmp/bmvm-test-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	memset(buf, fill, size);
+	assert_int_equal(write(fd, buf, size), (ssize_t)size);
+	close(fd);
+	free(buf);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	write_file(f->kernel, 8192, 0x5a);
+	f->config = (struct vm_config){ .kernel_path = f->kernel, .format = KERNEL_FORMAT_RAW,
+					.nr_cpus = 3, .ram_mib = 64, .cmdline = "console=ttyAMA0" };
+	f->vm.config = &f->config;
+	pthread_mutex_init(&f->vm.lock, NULL);
+	pthread_cond_init(&f->vm.cond, NULL);
+	assert_int_equal(pipe(f->vm.wake_pipe), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	machine_destroy(&f->vm);
+	unlink(f->kernel);
+	if (f->initrd[0])
+		unlink(f->initrd);
+	close(f->vm.wake_pipe[0]);
+	close(f->vm.wake_pipe[1]);
+	free(f);
+	return 0;
+}
+
+static const void *prop(const void *fdt, const char *path, const char *name, int *len)
+{
+	int node = fdt_path_offset(fdt, path);
+
+	if (node < 0)
+		fail_msg("no node %s", path);
+	return fdt_getprop(fdt, node, name, len);
+}
+
+/* Properties are only 4-byte aligned inside the blob. */
+static uint64_t cell64(const void *p, unsigned i)
+{
+	fdt64_t v;
+
+	memcpy(&v, (const uint8_t *)p + 8 * i, sizeof(v));
+	return fdt64_to_cpu(v);
+}
+
+static void test_dtb_describes_machine(void **state)
+{
+	struct fixture *f = *state;
+	struct errbuf e;
+	const void *fdt, *p;
+	int len;
+
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	fdt = f->vm.machine->fdt;
+	assert_int_equal(fdt_check_header(fdt), 0);
+
+	p = prop(fdt, "/memory@40000000", "reg", &len);
+	assert_int_equal(len, 16);
+	assert_int_equal(cell64(p, 0), 0x40000000);
+	assert_int_equal(cell64(p, 1), 64 << 20);
+
+	assert_true(fdt_path_offset(fdt, "/cpus/cpu@0") >= 0);
+	assert_true(fdt_path_offset(fdt, "/cpus/cpu@2") >= 0);
+	assert_true(fdt_path_offset(fdt, "/cpus/cpu@3") < 0);
+	p = prop(fdt, "/cpus/cpu@2", "reg", &len);
+	assert_int_equal(fdt32_to_cpu(*(const fdt32_t *)p), 2);
+
+	p = prop(fdt, "/intc@8000000", "reg", &len);
+	assert_int_equal(len, 32);
+	assert_int_equal(cell64(p, 2), 0x080a0000);
+	assert_int_equal(cell64(p, 3), 3 * 0x20000);
+
+	assert_string_equal(prop(fdt, "/psci", "method", &len), "hvc");
+	assert_string_equal(prop(fdt, "/chosen", "bootargs", &len), "console=ttyAMA0");
+	assert_string_equal(prop(fdt, "/chosen", "stdout-path", &len), "/pl011@9000000");
+	assert_null(prop(fdt, "/chosen", "linux,initrd-start", &len));
+
+	p = prop(fdt, "/pl011@9000000", "interrupts", &len);
+	assert_int_equal(len, 12);
+	assert_int_equal(fdt32_to_cpu(((const fdt32_t *)p)[1]), 1);
+	assert_string_equal(prop(fdt, "/pl011@9000000", "compatible", &len), "arm,pl011");
+	assert_string_equal(prop(fdt, "/testdev@90f0000", "compatible", &len), "bmvm,testdev");
+	assert_string_equal(prop(fdt, "/", "compatible", &len), "linux,dummy-virt");
+}
+
+static void test_load_places_kernel_initrd_dtb(void **state)
+{
+	struct fixture *f = *state;
+	struct machine *m;
+	struct errbuf e;
+	const void *p;
+	uint8_t *ram;
+	int len;
+
+	write_file(f->initrd, 100000, 0xc3);
+	f->config.initrd_path = f->initrd;
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_load(&f->vm, &e), 0);
+	m = f->vm.machine;
+	ram = f->vm.mem.host;
+
+	assert_int_equal(m->kernel.entry, 0x40080000);
+	assert_int_equal(ram[0x80000], 0x5a);
+	assert_int_equal(ram[0x80000 + 8191], 0x5a);
+	assert_int_equal(ram[0x80000 + 8192], 0);
+
+	/* DTB at the start of the last 2 MiB block, initrd right below it. */
+	assert_int_equal(m->fdt_gpa, 0x40000000 + (62 << 20));
+	assert_int_equal(fdt_check_header(ram + (m->fdt_gpa - 0x40000000)), 0);
+	p = prop(m->fdt, "/chosen", "linux,initrd-start", &len);
+	assert_int_equal(len, 8);
+	assert_int_equal(cell64(p, 0), m->initrd.start);
+	p = prop(m->fdt, "/chosen", "linux,initrd-end", &len);
+	assert_int_equal(cell64(p, 0), m->initrd.start + 100000);
+	assert_true(m->initrd.start + 100000 <= m->fdt_gpa);
+	assert_int_equal(m->initrd.start % 0x10000, 0);
+	assert_int_equal(ram[m->initrd.start - 0x40000000], 0xc3);
+	assert_int_equal(ram[m->initrd.start - 0x40000000 + 99999], 0xc3);
+}
+
+static void test_initrd_too_big(void **state)
+{
+	struct fixture *f = *state;
+	struct errbuf e;
+
+	write_file(f->initrd, 63 << 20, 1);
+	f->config.initrd_path = f->initrd;
+	assert_int_equal(machine_create(&f->vm, &e), -ENOMEM);
+	assert_non_null(strstr(e.msg, "use a larger --ram"));
+}
+
+static void test_missing_kernel(void **state)
+{
+	struct fixture *f = *state;
+	struct errbuf e;
+
+	f->config.kernel_path = "/nonexistent/kernel";
+	assert_int_equal(machine_create(&f->vm, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "cannot open kernel '/nonexistent/kernel'"));
+}
+
+static void test_kernel_not_regular(void **state)
+{
+	struct fixture *f = *state;
+	struct errbuf e;
+
+	f->config.kernel_path = "/tmp";
+	assert_int_equal(machine_create(&f->vm, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "not a regular file"));
+}
+
+static void test_unknown_format_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct errbuf e;
+
+	f->config.format = KERNEL_FORMAT_AUTO;	/* 0x5a bytes: neither ELF nor Image */
+	assert_true(machine_create(&f->vm, &e) < 0);
+	assert_non_null(strstr(e.msg, "--format raw"));
+}
+
+static void test_mpidr_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(arm64_cpu_mpidr(0), 0);
+	assert_int_equal(arm64_cpu_mpidr(15), 15);
+	assert_int_equal(arm64_cpu_mpidr(16), 0x100);
+	assert_int_equal(arm64_cpu_mpidr(63), 0x30f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dtb_describes_machine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_places_kernel_initrd_dtb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initrd_too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_not_regular, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_format_refused, setup, teardown),
+		cmocka_unit_test(test_mpidr_layout),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
