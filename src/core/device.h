@@ -59,6 +59,13 @@ struct device_slot {
 	struct irq_line irq;
 };
 
+/*
+ * Take @dev's window and interrupt from @slot and claim the window on the
+ * bus, with @dev as the access handler's opaque pointer.
+ */
+int device_attach(struct device *dev, const struct device_slot *slot,
+		  bus_access_fn access, struct errbuf *err);
+
 /* "reg" for one window, in the root's two-cell address and size format. */
 int fdt_prop_reg(void *fdt, uint64_t base, uint64_t size);
 /* "reg" and a level-high SPI "interrupts" for a device with one window. */

@@ -230,16 +230,14 @@ int pl011_create(const struct device_slot *slot, const struct pl011_io *io,
 
 	if (!u)
 		return err_set(err, ENOMEM, "pl011: out of memory");
-	u->dev = (struct device){ &pl011_ops, "pl011", slot->base, slot->size,
-				  slot->irq.intid - 32 };
+	u->dev = (struct device){ .ops = &pl011_ops, .name = "pl011" };
 	u->irq = slot->irq;
 	u->io = *io;
 	pthread_mutex_init(&u->lock, NULL);
-	ret = bus_register(slot->bus, slot->base, slot->size, pl011_access, u, "pl011");
+	ret = device_attach(&u->dev, slot, pl011_access, err);
 	if (ret) {
 		pl011_destroy(&u->dev);
-		return err_set(err, -ret, "pl011: cannot claim MMIO at 0x%llx",
-			       (unsigned long long)slot->base);
+		return ret;
 	}
 	pl011_reset(&u->dev);
 	*dev = &u->dev;

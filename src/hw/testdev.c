@@ -93,14 +93,13 @@ int testdev_create(const struct device_slot *slot, const struct testdev_ops *ops
 
 	if (!t)
 		return err_set(err, ENOMEM, "testdev: out of memory");
-	t->dev = (struct device){ &testdev_device_ops, "testdev", slot->base, slot->size, 0 };
+	t->dev = (struct device){ .ops = &testdev_device_ops, .name = "testdev" };
 	t->ops = *ops;
 	pthread_mutex_init(&t->lock, NULL);
-	ret = bus_register(slot->bus, slot->base, slot->size, testdev_access, t, "testdev");
+	ret = device_attach(&t->dev, slot, testdev_access, err);
 	if (ret) {
 		testdev_destroy(&t->dev);
-		return err_set(err, -ret, "testdev: cannot claim MMIO at 0x%llx",
-			       (unsigned long long)slot->base);
+		return ret;
 	}
 	*dev = &t->dev;
 	return 0;
