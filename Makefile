@@ -21,16 +21,16 @@ deps:
 	@bash scripts/install-deps
 
 native: deps
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS)
 	@ninja -C $(BUILD)
 
 # Static aarch64 bmvm for arm64 hosts and the emulated test host: $(ARM64_BUILD)/bmvm
 arm64: deps
-	@bash scripts/fetch-arm64 $(ARM64_DIR) >/dev/null
+	@bash scripts/fetch-arm64 $(ARM64_DIR)
 	@bash scripts/cross-file $(ARM64_DIR)/sysroot > build/arm64-cross.ini.new
 	@cmp -s build/arm64-cross.ini.new build/arm64-cross.ini || mv build/arm64-cross.ini.new build/arm64-cross.ini
 	@[ -f $(ARM64_BUILD)/build.ninja ] || meson setup $(ARM64_BUILD) --cross-file build/arm64-cross.ini \
-		-Dstatic=true -Dtests=false -Dbuildtype=release -Doptimization=2 $(MESON_OPTS) >/dev/null
+		-Dstatic=true -Dtests=false -Dbuildtype=release -Doptimization=2 $(MESON_OPTS)
 	@ninja -C $(ARM64_BUILD)
 
 guests: deps
@@ -44,14 +44,14 @@ unit: native
 
 asan: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) $(MESON_OPTS) \
-		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 	@ninja -C $(ASAN_BUILD)
 	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 bash tests/unit/run $(ASAN_BUILD)
 
 fuzz: deps
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzz=true \
 		-Dtests=false -Db_sanitize=address,undefined -Db_lundef=false \
-		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+		-Dc_args=-fsanitize=fuzzer-no-link
 	@ninja -C $(FUZZ_BUILD)
 	@bash tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECS)
 
