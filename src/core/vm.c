@@ -82,6 +82,7 @@ static void vm_post(struct vm *vm, enum vm_request req, int status)
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	vm_kick_cpus(vm);
+	machine_kick(vm);
 	vm_wake(vm);
 }
 

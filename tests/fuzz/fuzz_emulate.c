@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzzes the ISV=0 emulator and the stage-1 walker with guest-chosen CPU
- * state, instructions and page tables. Beyond "no crash", it checks the
+ * Fuzzes the ISV=0 emulator, the stage-1 walker and the trap dispatcher
+ * (ESR decoding, PSCI) with guest-chosen CPU state, instructions, syndromes
+ * and page tables. Beyond "no crash", it checks the
  * contract callers rely on: a failed emulation leaves the CPU untouched and
  * explains itself; a successful one advances the PC by exactly 4.
  */
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "arch/arm64/emulate.h"
+#include "arch/arm64/exception.h"
+#include "arch/arm64/psci.h"
 
 #define RAM_BASE	0x40000000ULL
 #define RAM_SIZE	0x10000ULL
@@ -87,6 +90,32 @@ static void check_translate(const struct arm64_cpu_state *cpu, const struct gues
 		abort();	/* output addresses are 48-bit */
 }
 
+static uint64_t fuzz_mpidr(unsigned index)
+{
+	return index;
+}
+
+/* x3 = ESR, x4 = FAR, x5 = IPA: any trap a guest could cause. */
+static void check_exception(struct arm64_cpu_state *cpu, const struct arm64_mmio_ctx *mmio)
+{
+	struct arm64_exception_ctx ctx = { *mmio, NULL, 0 };
+	struct arm64_cpu_state before = *cpu;
+	struct arm64_exit_action act;
+	struct errbuf err = { "" };
+	struct psci_cpus psci;
+	int ret;
+
+	if (psci_cpus_init(&psci, 4, fuzz_mpidr, RAM_BASE, RAM_SIZE, &err))
+		abort();
+	ctx.psci = &psci;
+	ret = arm64_handle_exception(cpu, cpu->x[3], cpu->x[4], cpu->x[5], &ctx, &act, &err);
+	if (ret > 0 || (ret < 0 && !err.msg[0]))
+		abort();
+	if (ret < 0)
+		*cpu = before;
+	psci_cpus_destroy(&psci);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -127,6 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_translate(&cpu, &mem, cpu.pc);
 	check_translate(&cpu, &mem, cpu.x[0]);
 	check_emulate(&cpu, &ctx);
+	dev.calls = 0;
+	check_exception(&cpu, &ctx);
 
 	/* the same state with the MMU the other way round */
 	cpu.sctlr_el1 ^= 1;

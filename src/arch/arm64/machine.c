@@ -344,6 +344,11 @@ int machine_create(struct vm *vm, struct errbuf *err)
 		if (ret)
 			return ret;
 	}
+	ret = psci_cpus_init(&m->psci, vm->config->nr_cpus, arm64_cpu_mpidr, vm->mem.base,
+			     vm->mem.size, err);
+	if (ret)
+		return ret;
+	m->psci_ready = true;
 	ret = plan_initrd(vm, err);
 	if (!ret)
 		ret = create_devices(vm, err);
@@ -360,6 +365,8 @@ void machine_destroy(struct vm *vm)
 		return;
 	for (unsigned i = 0; i < m->nr_devices; i++)
 		m->device[i]->ops->destroy(m->device[i]);
+	if (m->psci_ready)
+		psci_cpus_destroy(&m->psci);
 	if (m->kernel_fd >= 0)
 		close(m->kernel_fd);
 	if (m->initrd_fd >= 0)
@@ -408,7 +415,14 @@ int machine_load(struct vm *vm, struct errbuf *err)
 	guest_mem_write(&vm->mem, m->fdt_gpa, m->fdt, m->fdt_size);
 	for (unsigned i = 0; i < m->nr_devices; i++)
 		m->device[i]->ops->reset(m->device[i]);
+	psci_cpus_reset(&m->psci);
 	return 0;
+}
+
+void machine_kick(struct vm *vm)
+{
+	if (vm->machine && vm->machine->psci_ready)
+		psci_cpus_stop(&vm->machine->psci);
 }
 
 size_t machine_console_input(struct vm *vm, const uint8_t *buf, size_t len)

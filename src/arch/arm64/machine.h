@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "accel/accel.h"
+#include "arch/arm64/psci.h"
 #include "core/device.h"
 #include "core/err.h"
 #include "core/loader.h"
@@ -45,6 +46,8 @@ struct machine {
 	struct device *device[ARM64_MAX_DEVICES];
 	unsigned nr_devices;
 	struct device *console;		/* the PL011 that stdin feeds */
+	struct psci_cpus psci;		/* PSCI in bmvm, for accelerators that trap HVC */
+	bool psci_ready;
 };
 
 /* MPIDR_EL1 affinity of vCPU @index (as KVM assigns it, for the DTB and PSCI). */
@@ -62,6 +65,9 @@ void machine_accel_config(const struct vm *vm, struct accel_config *config);
 
 /* Put the boot images and the DTB in RAM (after zeroing it) and reset devices. */
 int machine_load(struct vm *vm, struct errbuf *err);
+
+/* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
+void machine_kick(struct vm *vm);
 
 /* Feed console input; returns the number of bytes taken. */
 size_t machine_console_input(struct vm *vm, const uint8_t *buf, size_t len);

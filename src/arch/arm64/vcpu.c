@@ -10,6 +10,7 @@
 
 #include "accel/accel.h"
 #include "arch/arm64/emulate.h"
+#include "arch/arm64/exception.h"
 #include "arch/arm64/machine.h"
 #include "core/vm.h"
 
@@ -21,7 +22,8 @@ struct arm64_vcpu {
 	struct vm *vm;
 	struct vm_cpu *cpu;
 	struct accel_vcpu *vcpu;
-	bool reported_unclaimed;
+	bool off;		/* powered off, waiting for PSCI CPU_ON handled by bmvm */
+	bool reported_unclaimed, reported_sysreg;
 };
 
 /* Device access for both pre-decoded exits and the emulator. */
@@ -70,6 +72,8 @@ static int vcpu_reset(struct arm64_vcpu *v)
 		vm_error(v->vm, "vCPU %u: %s", v->cpu->index, err.msg);
 		return ret;
 	}
+	/* Where the accelerator implements PSCI it also holds secondaries off. */
+	v->off = v->cpu->index != 0 && !accel_has_psci(v->vm->accel);
 	ret = vcpu_boot_regs(v);
 	if (ret)
 		vm_error(v->vm, "vCPU %u: cannot set boot registers: %s", v->cpu->index,
@@ -135,6 +139,85 @@ static int vcpu_emulate_abort(struct arm64_vcpu *v, uint64_t ipa)
 	return vcpu_write_state(v, &state);
 }
 
+/* PSCI CPU_ON reached this vCPU: architectural reset, then entry with x0 = context. */
+static int vcpu_power_on(struct arm64_vcpu *v)
+{
+	struct psci_cpus *psci = &v->vm->machine->psci;
+	uint64_t entry, context;
+	struct errbuf err;
+	int ret;
+
+	if (psci_cpu_wait(psci, v->cpu->index) ||
+	    psci_cpu_start(psci, v->cpu->index, &entry, &context))
+		return 0;	/* a stop or reset is pending: the loop parks */
+	ret = accel_vcpu_reset(v->vcpu, &err);
+	if (!ret)
+		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PSTATE, PSTATE_EL1H_MASKED);
+	if (!ret)
+		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, entry);
+	if (!ret)
+		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_X0, context);
+	if (ret) {
+		vm_error(v->vm, "vCPU %u: cannot power on: %s", v->cpu->index, strerror(-ret));
+		return ret;
+	}
+	v->off = false;
+	return 0;
+}
+
+static int vcpu_act(struct arm64_vcpu *v, const struct arm64_exit_action *act)
+{
+	if (act->sysreg_trapped && !v->reported_sysreg) {
+		vm_verbose(v->vm, "vCPU %u: %s of S%u_%u_C%u_C%u_%u ignored (reported once)",
+			   v->cpu->index, act->sysreg.read ? "read" : "write", act->sysreg.op0,
+			   act->sysreg.op1, act->sysreg.crn, act->sysreg.crm, act->sysreg.op2);
+		v->reported_sysreg = true;
+	}
+	switch (act->kind) {
+	case ARM64_ACTION_NONE:
+	case ARM64_ACTION_CPU_ON:	/* psci.c already woke the target */
+	case ARM64_ACTION_IDLE:		/* WFI may complete at any time: resume */
+		return 0;
+	case ARM64_ACTION_SYSTEM_OFF:
+		vm_request_stop(v->vm, 0);
+		return 0;
+	case ARM64_ACTION_SYSTEM_RESET:
+		vm_request_reset(v->vm);
+		return 0;
+	case ARM64_ACTION_CPU_OFF:
+		if (act->psci.last_cpu)
+			vm_request_stop(v->vm, 0);
+		v->off = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* A raw trap (Hypervisor.framework reports every exit this way). */
+static int vcpu_handle_trap(struct arm64_vcpu *v, const struct accel_exit *exit)
+{
+	struct arm64_exception_ctx ctx = {
+		.mmio = { &v->vm->mem, vcpu_mmio, v },
+		.psci = &v->vm->machine->psci,
+		.cpu_index = v->cpu->index,
+	};
+	struct arm64_exit_action act;
+	struct arm64_cpu_state state;
+	struct errbuf err;
+	int ret = vcpu_read_state(v, &state);
+
+	if (ret)
+		return ret;
+	ret = arm64_handle_exception(&state, exit->exception.esr, exit->exception.far,
+				     exit->exception.ipa, &ctx, &act, &err);
+	if (ret) {
+		vm_error(v->vm, "vCPU %u: %s", v->cpu->index, err.msg);
+		return ret;
+	}
+	ret = vcpu_write_state(v, &state);
+	return ret ? ret : vcpu_act(v, &act);
+}
+
 /* Returns 0 to keep running, or -errno to end the run with an error. */
 static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
 {
@@ -157,9 +240,7 @@ static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
 	case ACCEL_EXIT_KICKED:
 		return 0;
 	case ACCEL_EXIT_EXCEPTION:
-		vm_error(v->vm, "vCPU %u: unhandled exception, ESR 0x%" PRIx64 " FAR 0x%" PRIx64,
-			 v->cpu->index, exit->exception.esr, exit->exception.far);
-		return -ENOTSUP;
+		return vcpu_handle_trap(v, exit);
 	case ACCEL_EXIT_UNKNOWN:
 		break;
 	}
@@ -182,6 +263,12 @@ static void vcpu_loop(struct arm64_vcpu *v)
 			if (req == VM_REQ_RESET && vcpu_reset(v))
 				break;
 			exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read to complete */
+		}
+		if (v->off) {
+			if (vcpu_power_on(v))
+				break;
+			if (v->off)
+				continue;	/* released by a request: handle it first */
 		}
 		ret = accel_vcpu_run(v->vcpu, &exit);
 		if (ret) {
