@@ -98,6 +98,9 @@ int accel_map_memory(struct accel *accel, uint64_t gpa, void *hva, uint64_t size
 int accel_vcpu_create(struct accel *accel, unsigned index, struct accel_vcpu **vcpu,
 		      struct errbuf *err);
 
+/* Release a vCPU, on its own thread, once it will never run again. */
+void accel_vcpu_destroy(struct accel_vcpu *vcpu);
+
 /* Called once after every vCPU exists (KVM initialises the vGIC here). */
 int accel_finalize(struct accel *accel, struct errbuf *err);
 

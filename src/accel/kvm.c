@@ -242,6 +242,13 @@ int accel_vcpu_create(struct accel *a, unsigned index, struct accel_vcpu **vcpu,
 	return 0;
 }
 
+void accel_vcpu_destroy(struct accel_vcpu *v)
+{
+	munmap(v->run, (size_t)v->accel->run_size);
+	close(v->fd);
+	free(v);
+}
+
 int accel_finalize(struct accel *a, struct errbuf *err)
 {
 	int ret = kvm_set_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,

@@ -40,6 +40,8 @@ int accel_vcpu_create(struct accel *accel, unsigned index, struct accel_vcpu **v
 	return err_set(err, ENOSYS, "no accelerator");
 }
 
+void accel_vcpu_destroy(struct accel_vcpu *vcpu) { (void)vcpu; }
+
 int accel_finalize(struct accel *accel, struct errbuf *err)
 {
 	(void)accel;

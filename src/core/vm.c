@@ -64,11 +64,14 @@ void vm_wake(struct vm *vm)
 		;
 }
 
+/* Under the lock, so that a vCPU thread cannot free its vCPU meanwhile. */
 static void vm_kick_cpus(struct vm *vm)
 {
+	pthread_mutex_lock(&vm->lock);
 	for (unsigned i = 0; i < vm->config->nr_cpus; i++)
 		if (vm->cpu[i].vcpu)
 			accel_vcpu_kick(vm->cpu[i].vcpu);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 static void vm_post(struct vm *vm, enum vm_request req, int status)
@@ -160,11 +163,23 @@ static void vm_release_cpus(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu)
+{
+	pthread_mutex_lock(&cpu->vm->lock);
+	cpu->vcpu = vcpu;
+	pthread_mutex_unlock(&cpu->vm->lock);
+}
+
 static void *vm_cpu_thread(void *arg)
 {
 	struct vm_cpu *cpu = arg;
+	struct accel_vcpu *vcpu;
 
 	machine_vcpu_main(cpu->vm, cpu->index);
+	vcpu = cpu->vcpu;
+	vm_cpu_set_vcpu(cpu, NULL);
+	if (vcpu)
+		accel_vcpu_destroy(vcpu);
 	return NULL;
 }
 
@@ -295,6 +310,8 @@ static void *vm_signal_thread(void *arg)
 	for (;;) {
 		if (sigwait(&set, &sig))
 			continue;
+		if (vm->signal_thread_quit)
+			break;
 		vm_error(vm, "stopped by signal %d (%s)", sig, strsignal(sig));
 		vm_request_stop(vm, 128 + sig);
 	}
@@ -406,7 +423,9 @@ static int vm_execute(struct vm *vm)
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(vm->cpu[i].thread, NULL);
 	if (sig_started) {
-		pthread_cancel(sig_thread);	/* sigwait() is a cancellation point */
+		/* Not pthread_cancel(): unwinding a thread is messier than a flag. */
+		vm->signal_thread_quit = true;
+		pthread_kill(sig_thread, SIGTERM);
 		pthread_join(sig_thread, NULL);
 	}
 	if (raw)

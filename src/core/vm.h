@@ -49,6 +49,8 @@ struct vm {
 	unsigned generation;	/* bumped each time the vCPUs are released */
 	int cpu_error;		/* first vCPU set-up failure, -errno */
 	unsigned resets;	/* guest resets performed */
+
+	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
 };
 
 /* Run the configured VM to the end; returns bmvm's exit status. */
@@ -61,6 +63,9 @@ void vm_request_reset(struct vm *vm);
 
 /* Wake the main loop (e.g. a device can take more console input). */
 void vm_wake(struct vm *vm);
+
+/* vCPU threads: publish the vCPU others may kick (NULL: no longer). */
+void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
 
 /*
  * vCPU threads at start-up: report the vCPU created (@error 0) or not, and

@@ -291,7 +291,7 @@ void machine_vcpu_main(struct vm *vm, unsigned index)
 	ret = accel_vcpu_create(vm->accel, index, &v.vcpu, &err);
 	if (ret)
 		vm_error(vm, "vCPU %u: %s", index, err.msg);
-	vm->cpu[index].vcpu = v.vcpu;
+	vm_cpu_set_vcpu(&vm->cpu[index], v.vcpu);
 	if (vm_cpu_ready(&vm->cpu[index], ret) || vcpu_reset(&v)) {
 		vm_request_stop(vm, 2);
 		return;
