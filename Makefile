@@ -5,6 +5,7 @@
 
 BUILD       ?= build/native
 ARM64_BUILD ?= build/arm64-bmvm
+ARM64_ASAN  ?= build/arm64-asan
 ASAN_BUILD  ?= build/asan
 FUZZ_BUILD  ?= build/fuzz
 ARM64_DIR   ?= build/arm64
@@ -13,7 +14,7 @@ FUZZ_SECS   ?= 30
 
 MESON_OPTS  ?= -Dwerror=true
 
-.PHONY: all deps native arm64 guests demo check unit asan fuzz integration bench clean
+.PHONY: all deps native arm64 arm64-asan guests demo check unit asan fuzz integration bench clean
 
 all: native
 
@@ -33,6 +34,12 @@ arm64: deps
 		-Dstatic=true -Dtests=false -Dbuildtype=release -Doptimization=2 $(MESON_OPTS)
 	@ninja -C $(ARM64_BUILD)
 
+# The same, dynamically linked with ASan + UBSan, for the integration suite.
+arm64-asan: arm64
+	@[ -f $(ARM64_ASAN)/build.ninja ] || meson setup $(ARM64_ASAN) --cross-file build/arm64-cross.ini \
+		-Dtests=false -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+	@ninja -C $(ARM64_ASAN)
+
 guests: deps
 	@$(MAKE) --no-print-directory -C guests O=$(CURDIR)/$(GUESTS)
 
@@ -49,14 +56,14 @@ asan: deps
 	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 bash tests/unit/run $(ASAN_BUILD)
 
 fuzz: deps
-	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzz=true \
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang-14 meson setup $(FUZZ_BUILD) $(MESON_OPTS) -Dfuzz=true \
 		-Dtests=false -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dc_args=-fsanitize=fuzzer-no-link
 	@ninja -C $(FUZZ_BUILD)
 	@bash tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECS)
 
-integration: arm64 guests
-	@bash tests/l1/run-integration $(ARM64_BUILD)/bmvm $(GUESTS)
+integration: arm64 arm64-asan guests
+	@bash tests/l1/run-integration $(ARM64_BUILD)/bmvm $(GUESTS) $(ARM64_ASAN)/bmvm
 
 check: deps
 	@bash tests/check

@@ -47,3 +47,33 @@ run_case_not no-crash-seen any 10 'Segmentation|Aborted|Illegal' -- cat /tmp/*.o
 # --- device tree -----------------------------------------------------------
 run_case dump-dtb 0 10 '^d00dfeed$' -- sh -c \
 	'bmvm --dump-dtb /tmp/virt.dtb --cpus 2 && od -An -tx1 -N4 /tmp/virt.dtb | tr -d " "'
+
+# --- the same machine under AddressSanitizer + UndefinedBehaviorSanitizer ---
+# Any report fails the case: ASan exits 99, UBSan halts, and the output is
+# searched for reports as well.
+if [ -x /payload/bmvm-asan ]; then
+	cp /payload/asan-lib/* /lib/
+	export ASAN_OPTIONS=exitcode=99:detect_leaks=1:abort_on_error=0
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	A=/payload/bmvm-asan
+	SAN='AddressSanitizer|LeakSanitizer|runtime error'
+	asan_case() {
+		name=$1; shift
+		run_case "$@"
+		if grep -qE "$SAN" "$CASE_OUT"; then
+			fail "$name-sanitizer" "sanitizer report (first lines below)"
+			grep -m1 -A24 -E "$SAN" "$CASE_OUT" | sed 's/^/    /'
+		fi
+	}
+	asan_case asan-hello asan-hello 0 120 'hello: PASS' -- $A $G/hello.elf --cpus 2
+	asan_case asan-smp asan-smp 0 120 'smp: 4 cpus online' -- $A $G/smp.elf --cpus 4
+	asan_case asan-isv0 asan-isv0 0 120 'isv0: PASS' -- $A $G/isv0.elf --cpus 1
+	asan_case asan-reset asan-reset 0 120 'reset: PASS' -- $A $G/reset.elf --cpus 2
+	asan_case asan-timeout asan-timeout 124 120 'still running' -- $A $G/hang.elf --timeout 3
+	asan_case asan-mmio-bad asan-mmio-bad 1 120 'cannot emulate' -- $A $G/mmio-bad.elf --cpus 1
+	asan_case asan-linux asan-linux 0 300 'L2 LINUX UP 2' -- $A /payload/Image \
+		--initrd /payload/l2-initrd.cpio.gz --cmdline console=ttyAMA0 --cpus 2
+	asan_case asan-bad-truncated asan-bad-truncated 2 60 'truncated' -- $A $B/truncated.elf
+	asan_case asan-bad-gzip asan-bad-gzip 2 60 'gunzip' -- $A $B/compressed.gz
+	asan_case asan-dump-dtb asan-dump-dtb 0 60 '' -- $A --dump-dtb /tmp/a.dtb
+fi
