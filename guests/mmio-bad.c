@@ -2,7 +2,9 @@
 /*
  * mmio-bad - an MMIO access no VMM should emulate: an exclusive load from
  * the testdev. The syndrome has no ISV for it and exclusives mean nothing
- * on a device, so bmvm must stop the VM and name the instruction.
+ * on a device, so bmvm names the instruction and answers as hardware would,
+ * with a synchronous external abort: the runtime's handler reports it
+ * (EC 0x25, DFSC 0x10) and exits with status 3.
  */
 #include "bm.h"
 

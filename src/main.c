@@ -1,9 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* bmvm: command line -> struct vm_config -> vm_run(). */
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/vm.h"
+
+/*
+ * With stdin, stdout or stderr closed, the next open() would take its
+ * number, and console bytes would land in whatever file that is.
+ */
+static void std_fds_open(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
 
 int main(int argc, char **argv)
 {
@@ -11,11 +27,12 @@ int main(int argc, char **argv)
 	struct errbuf err;
 	int ret;
 
+	std_fds_open();
 	ret = config_parse(&config, argc, argv, &err);
 	if (ret < 0) {
 		fprintf(stderr, "bmvm: %s\n", err.msg);
 		config_print_usage_line();
-		return 2;
+		return VM_EXIT_SETUP;
 	}
 	if (ret == CONFIG_DONE)
 		return 0;

@@ -28,6 +28,7 @@ struct accel_config {
 	uint64_t gic_dist_base;		/* in-kernel GICv3 */
 	uint64_t gic_redist_base;	/* redistributors, 0x20000 bytes per vCPU */
 	unsigned gic_nr_irqs;		/* SPIs + 32 */
+	uint64_t (*cpu_mpidr)(unsigned index);	/* MPIDR_EL1 affinity of each vCPU */
 };
 
 /* What stopped a vCPU, in the hardware's terms. */
@@ -113,11 +114,27 @@ int accel_vcpu_run(struct accel_vcpu *vcpu, struct accel_exit *exit);
 int accel_vcpu_get_reg(struct accel_vcpu *vcpu, enum accel_reg reg, uint64_t *val);
 int accel_vcpu_set_reg(struct accel_vcpu *vcpu, enum accel_reg reg, uint64_t val);
 
+/*
+ * Make the vCPU take a synchronous external data abort (a bus error) at
+ * its next run, as after an access nothing could complete.
+ */
+int accel_vcpu_inject_abort(struct accel_vcpu *vcpu);
+
 /* Make the vCPU's current or next accel_vcpu_run() return ACCEL_EXIT_KICKED soon. */
 void accel_vcpu_kick(struct accel_vcpu *vcpu);
 
+/*
+ * Put the interrupt controller back to its power-on state (a guest reset):
+ * every interrupt disabled, inactive, not pending, default priority and
+ * configuration. Called while no vCPU runs.
+ */
+int accel_irqchip_reset(struct accel *accel, struct errbuf *err);
+
 /* Drive shared interrupt @intid (32 and up, the GIC's numbering) to @level. */
 int accel_irq_set(struct accel *accel, unsigned intid, bool level);
+
+/* Where the accelerator implements PSCI: is this vCPU powered off? */
+bool accel_vcpu_powered_off(struct accel_vcpu *vcpu);
 
 /* True when the accelerator implements PSCI itself (KVM) rather than trapping HVC. */
 bool accel_has_psci(const struct accel *accel);

@@ -36,6 +36,7 @@ struct accel_vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool mmio_read_pending;
+	bool mmio_pending;	/* KVM completes an MMIO exit only at the next KVM_RUN */
 };
 
 const char *accel_name(void)
@@ -262,8 +263,21 @@ int accel_finalize(struct accel *a, struct errbuf *err)
 
 int accel_vcpu_reset(struct accel_vcpu *v, struct errbuf *err)
 {
-	int ret = kvm_vcpu_init(v);
+	int ret;
 
+	/*
+	 * A vCPU parked right after an MMIO exit still owes KVM that exit's
+	 * completion (register write-back, PC + 4), and VCPU_INIT does not
+	 * cancel it: left alone, it would land on the fresh boot state and skip
+	 * the entry instruction. Complete it now without running guest code.
+	 */
+	if (v->mmio_pending) {
+		v->run->immediate_exit = 1;
+		ioctl(v->fd, KVM_RUN, 0);
+		v->run->immediate_exit = 0;
+		v->mmio_pending = false;
+	}
+	ret = kvm_vcpu_init(v);
 	v->mmio_read_pending = false;
 	if (ret)
 		return err_set(err, -ret, "KVM_ARM_VCPU_INIT failed: %s", strerror(-ret));
@@ -284,6 +298,7 @@ static void kvm_translate_exit(struct accel_vcpu *v, struct accel_exit *exit)
 		if (run->mmio.is_write)
 			memcpy(&exit->mmio.data, run->mmio.data, run->mmio.len);
 		v->mmio_read_pending = !run->mmio.is_write;
+		v->mmio_pending = true;
 		return;
 	case KVM_EXIT_ARM_NISV:
 		exit->reason = ACCEL_EXIT_DABT_NISV;
@@ -314,6 +329,7 @@ int accel_vcpu_run(struct accel_vcpu *v, struct accel_exit *exit)
 		memcpy(v->run->mmio.data, &exit->mmio.data, v->run->mmio.len);
 		v->mmio_read_pending = false;
 	}
+	v->mmio_pending = false;
 	if (ioctl(v->fd, KVM_RUN, 0)) {
 		int e = errno;
 
@@ -374,10 +390,94 @@ int accel_vcpu_set_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t val)
 	return ioctl(v->fd, KVM_SET_ONE_REG, &r) ? -errno : 0;
 }
 
+int accel_vcpu_inject_abort(struct accel_vcpu *v)
+{
+	struct kvm_vcpu_events events = { 0 };
+
+	/* KVM_CAP_ARM_INJECT_EXT_DABT: valid right after KVM_EXIT_ARM_NISV. */
+	events.exception.ext_dabt_pending = 1;
+	return ioctl(v->fd, KVM_SET_VCPU_EVENTS, &events) ? -errno : 0;
+}
+
 void accel_vcpu_kick(struct accel_vcpu *v)
 {
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+/* ---- interrupt controller reset ---------------------------------------- */
+
+#define GICD_CTLR		0x0000
+#define GICx_IGROUPR		0x0080
+#define GICx_ICENABLER		0x0180
+#define GICx_ICPENDR		0x0280
+#define GICx_ICACTIVER		0x0380
+#define GICx_IPRIORITYR		0x0400
+#define GICx_ICFGR		0x0c00
+#define GICD_IROUTER		0x6000
+#define GICR_SGI_BASE		0x10000
+
+struct gic_reg_value {
+	uint32_t offset, value;
+};
+
+/*
+ * One bank of 32 interrupts as KVM's vGICv3 starts it: Group 1 (KVM's
+ * default for a v3 guest), disabled, not pending, inactive, priority 0.
+ */
+static const struct gic_reg_value gic_bank_reset[] = {
+	{ GICx_IGROUPR, ~0u }, { GICx_ICENABLER, ~0u }, { GICx_ICPENDR, ~0u },
+	{ GICx_ICACTIVER, ~0u },
+};
+
+static int gic_write(struct accel *a, uint32_t group, uint64_t attr, uint32_t value)
+{
+	return kvm_set_gic_attr(a, group, attr, &value);
+}
+
+/* Interrupts [32 * first_bank, 32 * last_bank) at @base in @group's register space. */
+static int gic_reset_banks(struct accel *a, uint32_t group, uint64_t attr_base,
+			   unsigned first_bank, unsigned last_bank)
+{
+	int ret = 0;
+
+	for (unsigned b = first_bank; b < last_bank && !ret; b++) {
+		for (size_t r = 0; r < sizeof(gic_bank_reset) / sizeof(gic_bank_reset[0]) && !ret; r++)
+			ret = gic_write(a, group, attr_base + gic_bank_reset[r].offset + 4 * b,
+					gic_bank_reset[r].value);
+		for (unsigned p = 0; p < 32 && !ret; p += 4)
+			ret = gic_write(a, group, attr_base + GICx_IPRIORITYR + 32 * b + p, 0);
+		/* Level-sensitive; SGIs' configuration (bank 0, first word) is fixed. */
+		for (unsigned c = b ? 0 : 1; c < 2 && !ret; c++)
+			ret = gic_write(a, group, attr_base + GICx_ICFGR + 8 * b + 4 * c, 0);
+	}
+	return ret;
+}
+
+int accel_irqchip_reset(struct accel *a, struct errbuf *err)
+{
+	unsigned spi_banks = a->config.gic_nr_irqs / 32;
+	int ret;
+
+	ret = gic_write(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_CTLR, 0);
+	if (!ret)
+		ret = gic_reset_banks(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, 1, spi_banks);
+	for (unsigned i = 32; i < a->config.gic_nr_irqs && !ret; i++) {
+		ret = gic_write(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_IROUTER + 8 * i, 0);
+		if (!ret)
+			ret = gic_write(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_IROUTER + 8 * i + 4, 0);
+	}
+	/* SGIs and PPIs live in each vCPU's redistributor, named by its affinity. */
+	for (unsigned c = 0; c < a->config.nr_cpus && !ret; c++) {
+		uint64_t mpidr = a->config.cpu_mpidr(c);
+		uint64_t aff = ((mpidr >> 8) & 0xff000000) | (mpidr & 0xffffff);
+
+		ret = gic_reset_banks(a, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+				      (aff << 32) | GICR_SGI_BASE, 0, 1);
+	}
+	if (ret)
+		return err_set(err, -ret, "cannot reset the in-kernel GICv3: %s", strerror(-ret));
+	return 0;
 }
 
 int accel_irq_set(struct accel *a, unsigned intid, bool level)
@@ -388,6 +488,13 @@ int accel_irq_set(struct accel *a, unsigned intid, bool level)
 	};
 
 	return ioctl(a->vm_fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
+}
+
+bool accel_vcpu_powered_off(struct accel_vcpu *v)
+{
+	struct kvm_mp_state mp;
+
+	return ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 && mp.mp_state == KVM_MP_STATE_STOPPED;
 }
 
 bool accel_has_psci(const struct accel *a)

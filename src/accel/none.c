@@ -74,10 +74,28 @@ int accel_vcpu_set_reg(struct accel_vcpu *vcpu, enum accel_reg reg, uint64_t val
 
 void accel_vcpu_kick(struct accel_vcpu *vcpu) { (void)vcpu; }
 
+int accel_vcpu_inject_abort(struct accel_vcpu *vcpu)
+{
+	(void)vcpu;
+	return -ENOSYS;
+}
+
+int accel_irqchip_reset(struct accel *accel, struct errbuf *err)
+{
+	(void)accel;
+	return err_set(err, ENOSYS, "no accelerator");
+}
+
 int accel_irq_set(struct accel *accel, unsigned intid, bool level)
 {
 	(void)accel; (void)intid; (void)level;
 	return -ENOSYS;
+}
+
+bool accel_vcpu_powered_off(struct accel_vcpu *vcpu)
+{
+	(void)vcpu;
+	return false;
 }
 
 bool accel_has_psci(const struct accel *accel)

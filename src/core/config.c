@@ -30,9 +30,13 @@ static const char usage_text[] =
 "  --format FMT         kernel format: auto (default), elf, image or raw\n"
 "\n"
 "Running:\n"
+"  --serial BACKEND     the PL011 serial port: stdio (default), pty (prints its\n"
+"                       path), file=PATH (output only) or socket=PATH (a unix\n"
+"                       socket bmvm listens on, one client at a time)\n"
 "  --timeout SEC        stop a guest still running after SEC seconds; exit 124\n"
-"  --on-reset ACTION    on a guest reset: reboot (default) or exit (exit 0)\n"
-"  -v, --verbose        log machine set-up and vCPU exits to stderr\n"
+"  --on-reset ACTION    on a guest reset: reboot (default; the kernel and initrd\n"
+"                       are read again) or exit (exit 0)\n"
+"  -v, --verbose        log power events, resets and emulated accesses\n"
 "\n"
 "Other:\n"
 "  --dump-dtb FILE      write the generated device tree to FILE and exit\n"
@@ -41,12 +45,17 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 when the guest powers off (PSCI SYSTEM_OFF); the status a test\n"
 "kernel writes to the bmvm test device (see docs/GUEST-GUIDE.md); 124 on\n"
-"--timeout; 2 for bad arguments or set-up failures; 1 when the guest does\n"
-"something bmvm cannot emulate.\n";
+"--timeout; 128+N when stopped by signal N; 2 for bad arguments or set-up\n"
+"failures; 1 when a vCPU fails in a way the guest cannot be told about.\n"
+"\n"
+"An access the guest makes that no device claims reads as zero and is\n"
+"ignored (reported on stderr, once per page); one bmvm cannot emulate\n"
+"(e.g. an exclusive load from a device) is reported and answered with an\n"
+"external abort in the guest, as hardware answers a bus error.\n";
 
 enum {
 	OPT_RAM = 256, OPT_CPUS, OPT_INITRD, OPT_CMDLINE, OPT_FORMAT,
-	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB,
+	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB, OPT_SERIAL,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +67,7 @@ static const struct option long_options[] = {
 	{ "timeout",	required_argument, NULL, OPT_TIMEOUT },
 	{ "on-reset",	required_argument, NULL, OPT_ON_RESET },
 	{ "dump-dtb",	required_argument, NULL, OPT_DUMP_DTB },
+	{ "serial",	required_argument, NULL, OPT_SERIAL },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
@@ -88,6 +98,7 @@ static int parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max
 
 static int parse_option(struct vm_config *c, int opt, const char *arg, struct errbuf *err)
 {
+	struct errbuf why;
 	uint64_t v = 0;
 	int ret;
 
@@ -111,6 +122,11 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 		return 0;
 	case OPT_DUMP_DTB:
 		c->dump_dtb_path = arg;
+		return 0;
+	case OPT_SERIAL:
+		ret = chardev_parse(arg, &c->serial, &why);
+		if (ret)
+			return err_set(err, -ret, "--serial: %s", why.msg);
 		return 0;
 	case OPT_FORMAT:
 		if (loader_parse_format(arg, &c->format))

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/chardev.h"
 #include "core/err.h"
 #include "core/loader.h"
 
@@ -29,6 +30,7 @@ struct vm_config {
 	unsigned timeout_sec;		/* 0: none */
 	enum reset_action on_reset;
 	const char *dump_dtb_path;
+	struct chardev_spec serial;	/* the PL011's backend */
 	bool verbose;
 };
 

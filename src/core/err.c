@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -13,5 +14,5 @@ int err_set(struct errbuf *err, int errnum, const char *fmt, ...)
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
-	return -errnum;
+	return errnum > 0 ? -errnum : -EIO;	/* a stale errno of 0 is still a failure */
 }

@@ -14,7 +14,7 @@ struct errbuf {
 	char msg[256];
 };
 
-/* Formats the message into @err (may be NULL) and returns -@errnum. */
+/* Formats the message into @err (may be NULL) and returns -@errnum (-EIO if @errnum <= 0). */
 int err_set(struct errbuf *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -32,10 +32,10 @@ int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, size_t 
 int guest_mem_write(struct guest_mem *mem, uint64_t gpa, const void *src, size_t len);
 
 /*
- * Place @len bytes of @fd starting at @offset into RAM at @gpa. When the
- * file offset and @gpa share their page offset the file is mapped
- * copy-on-write over RAM instead of copied, so a 30 MB kernel costs no
- * copying at start-up; otherwise it is read with pread(). 0 or -errno.
+ * Read @len bytes of @fd starting at @offset into RAM at @gpa: one pread()
+ * loop, the kernel's own copy. The file is not mapped: a kernel rebuilt in
+ * place while a VM runs from it must neither change nor fault the guest.
+ * 0 or -errno.
  */
 int guest_mem_load_fd(struct guest_mem *mem, uint64_t gpa, int fd,
 		      uint64_t offset, uint64_t len);

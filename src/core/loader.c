@@ -167,7 +167,7 @@ int loader_plan_blob(size_t file_size, uint64_t gpa, uint64_t ram_base, uint64_t
 	return 0;
 }
 
-/* A file mapped over RAM that has since shrunk would SIGBUS when the guest runs. */
+/* The file may have changed since it was planned (a kernel rebuilt in place). */
 static int check_file_size(int fd, const struct load_plan *plan, struct errbuf *err)
 {
 	struct stat st;

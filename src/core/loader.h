@@ -14,8 +14,7 @@
  * buffer, and so that a guest reset can put the same images back:
  *
  *   loader_plan_*()   file bytes + RAM range -> a load plan, every bound checked
- *   loader_apply()    plan + fd -> bytes in guest RAM (mapped copy-on-write
- *                     where page offsets allow, see guest_mem_load_fd())
+ *   loader_apply()    plan + fd -> bytes in guest RAM, the bss zeroed
  */
 
 enum kernel_format {

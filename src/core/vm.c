@@ -23,9 +23,6 @@
 #include "accel/accel.h"
 #include "arch/arm64/machine.h"
 
-#define EXIT_SETUP	2
-#define EXIT_TIMEOUT	124
-
 static void vm_vlog(const char *fmt, va_list ap)
 {
 	char line[512];
@@ -102,6 +99,17 @@ void vm_request_reset(struct vm *vm)
 		vm_post(vm, VM_REQ_RESET, 0);
 }
 
+bool vm_stopped_from_outside(struct vm *vm)
+{
+	bool outside;
+
+	pthread_mutex_lock(&vm->lock);
+	outside = vm->request == VM_REQ_STOP &&
+		  (vm->exit_status == VM_EXIT_TIMEOUT || vm->stop_signal);
+	pthread_mutex_unlock(&vm->lock);
+	return outside;
+}
+
 bool vm_request_pending(struct vm *vm)
 {
 	return vm->request != VM_REQ_NONE;
@@ -157,7 +165,8 @@ static void vm_release_cpus(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->cpus_ready = 0;
-	vm->request = VM_REQ_NONE;
+	if (vm->request != VM_REQ_STOP)	/* a stop posted meanwhile must survive */
+		vm->request = VM_REQ_NONE;
 	vm->generation++;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
@@ -192,7 +201,9 @@ static int vm_reset(struct vm *vm)
 	vm_wait_cpus(vm, vm->config->nr_cpus);
 	if (vm->request == VM_REQ_STOP)
 		return 0;
-	if (machine_load(vm, &err)) {
+	/* The images are read again: a kernel rebuilt in place boots now. */
+	if (machine_prepare_boot(vm, &err) || machine_load(vm, &err) ||
+	    accel_irqchip_reset(vm->accel, &err)) {
 		vm_error(vm, "reset: %s", err.msg);
 		vm_request_stop(vm, 1);
 		return -EIO;
@@ -207,8 +218,8 @@ static int vm_reset(struct vm *vm)
 
 /* ---- main loop: console input, timeout, requests ---------------------- */
 
+/* Console input read but not yet taken by the UART (it has back-pressure). */
 struct console_in {
-	bool open;
 	uint8_t buf[256];
 	size_t len, off;
 };
@@ -216,10 +227,8 @@ struct console_in {
 static void console_pump(struct vm *vm, struct console_in *in, bool readable)
 {
 	if (readable && in->off == in->len) {
-		ssize_t n = read(STDIN_FILENO, in->buf, sizeof(in->buf));
+		ssize_t n = chardev_service(&vm->serial, in->buf, sizeof(in->buf));
 
-		if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
-			in->open = false;	/* EOF or error: the guest just gets no input */
 		in->len = n > 0 ? (size_t)n : 0;
 		in->off = 0;
 	}
@@ -237,16 +246,16 @@ static int64_t now_ms(void)
 
 static void vm_main_loop(struct vm *vm)
 {
-	struct console_in in = { .open = true };
+	struct console_in in = { .len = 0 };
 	int64_t deadline = vm->config->timeout_sec ?
 			   now_ms() + (int64_t)vm->config->timeout_sec * 1000 : -1;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ vm->wake_pipe[0], POLLIN, 0 },
-			{ STDIN_FILENO, POLLIN, 0 },
+			{ chardev_poll_fd(&vm->serial), POLLIN, 0 },
 		};
-		bool want_input = in.open && in.off == in.len;
+		bool want_input = pfd[1].fd >= 0 && in.off == in.len;
 		int timeout = deadline < 0 ? -1 : (int)(deadline - now_ms());
 		char drain[64];
 
@@ -259,16 +268,18 @@ static void vm_main_loop(struct vm *vm)
 		if (deadline >= 0 && timeout <= 0) {
 			vm_error(vm, "guest still running after %u s (--timeout); stopping it",
 				 vm->config->timeout_sec);
-			vm_request_stop(vm, EXIT_TIMEOUT);
+			vm_request_stop(vm, VM_EXIT_TIMEOUT);
 			continue;
 		}
-		if (poll(pfd, want_input ? 2 : 1, timeout) < 0 && errno != EINTR)
-			return;
+		if (poll(pfd, want_input ? 2 : 1, timeout) < 0 && errno != EINTR) {
+			vm_error(vm, "poll failed: %s", strerror(errno));
+			vm_request_stop(vm, VM_EXIT_SETUP);
+			continue;
+		}
 		if (pfd[0].revents)
 			while (read(vm->wake_pipe[0], drain, sizeof(drain)) > 0)
 				;
-		if (in.open)
-			console_pump(vm, &in, want_input && pfd[1].revents);
+		console_pump(vm, &in, want_input && pfd[1].revents);
 	}
 }
 
@@ -278,26 +289,47 @@ static void vm_main_loop(struct vm *vm)
  * Raw-ish input so keys reach the guest as typed, but ISIG stays on: Ctrl-C
  * stops bmvm, which kernel developers want more than a guest-side ^C.
  */
-static bool term_raw(struct termios *saved)
+static void term_make_raw(struct vm *vm)
 {
 	struct termios t;
 
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, saved))
-		return false;
-	t = *saved;
+	if (vm->config->serial.kind != CHARDEV_STDIO || !isatty(STDIN_FILENO) ||
+	    tcgetattr(STDIN_FILENO, &vm->term_saved))
+		return;
+	t = vm->term_saved;
 	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
 	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
-	return tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+	vm->term_raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
 }
 
-static void stop_signals(sigset_t *set)
+static void term_restore(struct vm *vm)
+{
+	if (vm->term_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &vm->term_saved);
+}
+
+/* Signals the signal thread takes; every other thread blocks them. */
+static void handled_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGTSTP);
+}
+
+/* Ctrl-Z: give the shell its terminal back while stopped, take it again on fg. */
+static void vm_suspend(struct vm *vm)
+{
+	bool raw = vm->term_raw;
+
+	term_restore(vm);
+	kill(getpid(), SIGSTOP);	/* returns once continued */
+	if (raw)
+		term_make_raw(vm);
 }
 
 static void *vm_signal_thread(void *arg)
@@ -306,16 +338,37 @@ static void *vm_signal_thread(void *arg)
 	sigset_t set;
 	int sig;
 
-	stop_signals(&set);
+	handled_signals(&set);
 	for (;;) {
 		if (sigwait(&set, &sig))
 			continue;
 		if (vm->signal_thread_quit)
 			break;
+		if (sig == SIGTSTP) {
+			vm_suspend(vm);
+			continue;
+		}
 		vm_error(vm, "stopped by signal %d (%s)", sig, strsignal(sig));
+		if (!vm->stop_signal)
+			vm->stop_signal = sig;
 		vm_request_stop(vm, 128 + sig);
 	}
 	return NULL;
+}
+
+/*
+ * After a stop by signal, die of that signal once everything is cleaned up,
+ * so that a shell loop around bmvm sees the Ctrl-C and stops too.
+ */
+static void vm_reraise(int sig)
+{
+	sigset_t set;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
 }
 
 /* ---- run -------------------------------------------------------------- */
@@ -333,19 +386,21 @@ static int vm_start_cpus(struct vm *vm, unsigned *started)
 		ret = pthread_create(&cpu->thread, NULL, vm_cpu_thread, cpu);
 		if (ret) {
 			vm_error(vm, "cannot start vCPU thread %u: %s", *started, strerror(ret));
-			vm_request_stop(vm, EXIT_SETUP);
+			vm_request_stop(vm, VM_EXIT_SETUP);
 			return -ret;
 		}
 	}
 	vm_wait_cpus(vm, vm->config->nr_cpus);
 	if (vm->cpu_error) {
-		vm_request_stop(vm, EXIT_SETUP);
+		vm_request_stop(vm, VM_EXIT_SETUP);
 		return vm->cpu_error;
 	}
+	if (vm->request == VM_REQ_STOP)
+		return -ECANCELED;	/* e.g. Ctrl-C while the vCPUs were created */
 	ret = accel_finalize(vm->accel, &err);
 	if (ret) {
 		vm_error(vm, "%s", err.msg);
-		vm_request_stop(vm, EXIT_SETUP);
+		vm_request_stop(vm, VM_EXIT_SETUP);
 		return ret;
 	}
 	vm_release_cpus(vm);
@@ -357,7 +412,18 @@ static int vm_setup(struct vm *vm)
 	struct accel_config ac;
 	struct errbuf err;
 
+	if (chardev_open(&vm->serial, &vm->config->serial, &err)) {
+		vm_error(vm, "--serial: %s", err.msg);
+		return -1;
+	}
+	vm->serial_open = true;
+	if (vm->serial.kind == CHARDEV_PTY || vm->serial.kind == CHARDEV_SOCKET)
+		vm_error(vm, "serial console on %s", vm->serial.path);
 	if (machine_create(vm, &err)) {
+		vm_error(vm, "%s", err.msg);
+		return -1;
+	}
+	if (machine_prepare_boot(vm, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
@@ -398,6 +464,8 @@ static void vm_teardown(struct vm *vm)
 	if (vm->accel)
 		accel_destroy(vm->accel);
 	machine_destroy(vm);
+	if (vm->serial_open)
+		chardev_close(&vm->serial);
 	close(vm->wake_pipe[0]);
 	close(vm->wake_pipe[1]);
 	pthread_cond_destroy(&vm->cond);
@@ -406,17 +474,16 @@ static void vm_teardown(struct vm *vm)
 
 static int vm_execute(struct vm *vm)
 {
-	struct termios saved;
-	bool raw = false;
 	pthread_t sig_thread;
+	bool sig_started;
 	sigset_t set;
 	unsigned started;
 
-	stop_signals(&set);
+	handled_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* every thread inherits this */
 	signal(SIGPIPE, SIG_IGN);
-	bool sig_started = pthread_create(&sig_thread, NULL, vm_signal_thread, vm) == 0;
-	raw = term_raw(&saved);
+	sig_started = pthread_create(&sig_thread, NULL, vm_signal_thread, vm) == 0;
+	term_make_raw(vm);
 	if (vm_start_cpus(vm, &started) == 0)
 		vm_main_loop(vm);
 	vm_request_stop(vm, vm->exit_status);
@@ -428,27 +495,29 @@ static int vm_execute(struct vm *vm)
 		pthread_kill(sig_thread, SIGTERM);
 		pthread_join(sig_thread, NULL);
 	}
-	if (raw)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	term_restore(vm);
 	return vm->exit_status;
 }
 
 int vm_run(const struct vm_config *config)
 {
 	struct vm *vm = malloc(sizeof(*vm));
-	int status = EXIT_SETUP, ret;
+	int status = VM_EXIT_SETUP, ret, sig;
 
 	if (!vm || vm_init(vm, config)) {
 		fprintf(stderr, "bmvm: out of memory or file descriptors\n");
 		free(vm);
-		return EXIT_SETUP;
+		return VM_EXIT_SETUP;
 	}
 	ret = vm_setup(vm);
 	if (ret > 0)
 		status = 0;
 	else if (ret == 0)
 		status = vm_execute(vm);
+	sig = vm->stop_signal;
 	vm_teardown(vm);
 	free(vm);
+	if (sig)
+		vm_reraise(sig);
 	return status;
 }

@@ -5,10 +5,17 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <termios.h>
 
 #include "core/bus.h"
+#include "core/chardev.h"
 #include "core/config.h"
 #include "core/guest_mem.h"
+
+/* bmvm's exit status, besides what the guest asks for (docs: README). */
+#define VM_EXIT_GUEST_FAULT	1	/* the guest did something bmvm cannot emulate */
+#define VM_EXIT_SETUP		2	/* bad arguments or a set-up failure */
+#define VM_EXIT_TIMEOUT		124	/* --timeout */
 
 struct accel;
 struct accel_vcpu;
@@ -26,7 +33,6 @@ struct vm_cpu {
 	unsigned index;
 	pthread_t thread;
 	struct accel_vcpu *vcpu;	/* owned and used by this vCPU's thread only */
-	uint64_t exits;			/* counted by the vCPU thread */
 };
 
 struct vm {
@@ -35,6 +41,8 @@ struct vm {
 	struct bus bus;
 	struct accel *accel;
 	struct machine *machine;
+	struct chardev serial;		/* the PL011's backend */
+	bool serial_open;
 	struct vm_cpu cpu[CONFIG_MAX_CPUS];
 
 	/* Wakes the main thread's poll loop: a request, or console space freed. */
@@ -42,8 +50,8 @@ struct vm {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	/* Guarded by lock: */
-	_Atomic int request;	/* enum vm_request; read lock-free by vCPU loops */
+	/* Written under lock (request is also read lock-free by vCPU loops): */
+	_Atomic int request;	/* enum vm_request */
 	int exit_status;
 	unsigned cpus_ready;	/* vCPUs created (start-up) or parked (reset) */
 	unsigned generation;	/* bumped each time the vCPUs are released */
@@ -51,6 +59,9 @@ struct vm {
 	unsigned resets;	/* guest resets performed */
 
 	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
+	_Atomic int stop_signal;		/* the signal that stopped the run, or 0 */
+	struct termios term_saved;		/* stdin's settings before raw mode */
+	bool term_raw;
 };
 
 /* Run the configured VM to the end; returns bmvm's exit status. */
@@ -75,6 +86,9 @@ int vm_cpu_ready(struct vm_cpu *cpu, int error);
 
 /* vCPU threads: park at a request; returns the request that was pending. */
 enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu);
+/* Did --timeout or a signal end the run (rather than the guest or an error)? */
+bool vm_stopped_from_outside(struct vm *vm);
+
 /* vCPU threads: is a request pending? (cheap, lock-free read) */
 bool vm_request_pending(struct vm *vm);
 

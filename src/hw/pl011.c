@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 enum {
 	UART_DR = 0x000, UART_RSR = 0x004, UART_FR = 0x018, UART_ILPR = 0x020,
@@ -64,13 +63,6 @@ static void pl011_update_irq(struct pl011 *u)
 	}
 }
 
-static void pl011_transmit(struct pl011 *u, uint8_t c)
-{
-	/* A closed or full stdout must not stop the guest: drop the byte. */
-	while (write(u->io.out_fd, &c, 1) < 0 && errno == EINTR)
-		;
-	u->ris |= INT_TX;
-}
 
 static uint32_t pl011_read_dr(struct pl011 *u, bool *drained)
 {
@@ -122,7 +114,7 @@ static uint32_t pl011_read(struct pl011 *u, uint64_t off, bool *drained)
 static void pl011_write(struct pl011 *u, uint64_t off, uint32_t val)
 {
 	switch (off) {
-	case UART_DR:	 pl011_transmit(u, (uint8_t)val); break;
+	case UART_DR:	 u->ris |= INT_TX; break;	/* sent at once: FIFO empty again */
 	case UART_RSR:	 break;	/* error clear: we never flag errors */
 	case UART_ILPR:	 u->ilpr = val & 0xff; break;
 	case UART_IBRD:	 u->ibrd = val & 0xffff; break;
@@ -147,6 +139,9 @@ static int pl011_access(void *opaque, uint64_t off, uint64_t *val, unsigned len,
 
 	if (len > 4)
 		return -EINVAL;	/* registers are 32 bits wide at most */
+	/* Outside the lock: a slow console may hold up this vCPU, never the device. */
+	if (is_write && off == UART_DR)
+		u->io.tx(u->io.opaque, (uint8_t)*val);
 	pthread_mutex_lock(&u->lock);
 	if (is_write)
 		pl011_write(u, off, (uint32_t)*val);

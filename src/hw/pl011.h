@@ -9,8 +9,8 @@
 
 /* Where the UART's bytes go and how it says it can take input again. */
 struct pl011_io {
-	int out_fd;			/* transmitted bytes are written here */
-	void (*rx_space)(void *opaque);	/* the receive buffer drained: offer more input */
+	void (*tx)(void *opaque, uint8_t c);	/* a transmitted byte; called unlocked */
+	void (*rx_space)(void *opaque);		/* the receive buffer drained: offer more input */
 	void *opaque;
 };
 

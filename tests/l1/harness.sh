@@ -50,14 +50,14 @@ _run_case() {
 	shift
 	CASE_OUT=/tmp/$_name.out
 	_t0=$(now)
-	# KILL, not TERM: a wedged VMM must not outlive its case; stdin from
-	# /dev/null so nothing reads the console.
-	timeout -s KILL "$_tmo" "$@" >"$CASE_OUT" 2>&1 </dev/null
+	# TERM first, so a VMM that is stuck but alive says where its vCPUs
+	# were; KILL 5 s later, so a wedged one cannot outlive its case. stdin
+	# from /dev/null so nothing reads the console.
+	timeout -k 5 -s TERM "$_tmo" "$@" >"$CASE_OUT" 2>&1 </dev/null
 	_rc=$?
 	CASE_SECS=$(since "$_t0")
-	# 137 = killed by SIGKILL; only the timeout sends it once the time is up.
-	if [ "$_rc" -eq 137 ] && awk -v s="$CASE_SECS" -v t="$_tmo" 'BEGIN { exit !(s >= t - 0.1) }'; then
-		fail "$_name" "timed out after ${_tmo}s" "$CASE_OUT"
+	if awk -v s="$CASE_SECS" -v t="$_tmo" 'BEGIN { exit !(s >= t - 0.1) }'; then
+		fail "$_name" "timed out after ${_tmo}s (exit status $_rc)" "$CASE_OUT"
 		return 0
 	fi
 	case $_want in

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The arm64 machine without an accelerator: boot-image placement and the DTB. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,17 @@ static void write_file(char *path, size_t size, uint8_t fill)
 	free(buf);
 }
 
+static void rewrite_file(const char *path, size_t size, uint8_t fill)
+{
+	uint8_t buf[4096];
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	assert_true(fd >= 0 && size <= sizeof(buf));
+	memset(buf, fill, size);
+	assert_int_equal(write(fd, buf, size), (ssize_t)size);
+	close(fd);
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -55,7 +67,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	machine_destroy(&f->vm);
-	unlink(f->kernel);
+	if (f->kernel[0])
+		unlink(f->kernel);
 	if (f->initrd[0])
 		unlink(f->initrd);
 	close(f->vm.wake_pipe[0]);
@@ -90,6 +103,7 @@ static void test_dtb_describes_machine(void **state)
 	int len;
 
 	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
 	fdt = f->vm.machine->fdt;
 	assert_int_equal(fdt_check_header(fdt), 0);
 
@@ -113,6 +127,10 @@ static void test_dtb_describes_machine(void **state)
 	assert_string_equal(prop(fdt, "/chosen", "bootargs", &len), "console=ttyAMA0");
 	assert_string_equal(prop(fdt, "/chosen", "stdout-path", &len), "/pl011@9000000");
 	assert_null(prop(fdt, "/chosen", "linux,initrd-start", &len));
+	assert_non_null(prop(fdt, "/chosen", "rng-seed", &len));
+	assert_int_equal(len, 32);
+	assert_non_null(prop(fdt, "/chosen", "kaslr-seed", &len));
+	assert_int_equal(len, 8);
 
 	p = prop(fdt, "/pl011@9000000", "interrupts", &len);
 	assert_int_equal(len, 12);
@@ -134,6 +152,7 @@ static void test_load_places_kernel_initrd_dtb(void **state)
 	write_file(f->initrd, 100000, 0xc3);
 	f->config.initrd_path = f->initrd;
 	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
 	assert_int_equal(machine_load(&f->vm, &e), 0);
 	m = f->vm.machine;
 	ram = f->vm.mem.host;
@@ -157,6 +176,30 @@ static void test_load_places_kernel_initrd_dtb(void **state)
 	assert_int_equal(ram[m->initrd.start - 0x40000000 + 99999], 0xc3);
 }
 
+/* A guest reset reads the kernel again: rebuilt in place, it boots; gone, it is an error. */
+static void test_reset_reloads_kernel(void **state)
+{
+	struct fixture *f = *state;
+	struct errbuf e;
+	uint8_t *ram;
+
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
+	assert_int_equal(machine_load(&f->vm, &e), 0);
+	ram = f->vm.mem.host;
+	assert_int_equal(ram[0x80000], 0x5a);
+
+	rewrite_file(f->kernel, 4096, 0x77);	/* as cp over the old kernel does */
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
+	assert_int_equal(machine_load(&f->vm, &e), 0);
+	assert_int_equal(ram[0x80000], 0x77);
+	assert_int_equal(ram[0x80000 + 4096], 0);	/* RAM was zeroed: no stale tail */
+
+	unlink(f->kernel);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), -ENOENT);
+	f->kernel[0] = 0;
+}
+
 static void test_initrd_too_big(void **state)
 {
 	struct fixture *f = *state;
@@ -164,7 +207,8 @@ static void test_initrd_too_big(void **state)
 
 	write_file(f->initrd, 63 << 20, 1);
 	f->config.initrd_path = f->initrd;
-	assert_int_equal(machine_create(&f->vm, &e), -ENOMEM);
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), -ENOMEM);
 	assert_non_null(strstr(e.msg, "use a larger --ram"));
 }
 
@@ -174,7 +218,8 @@ static void test_missing_kernel(void **state)
 	struct errbuf e;
 
 	f->config.kernel_path = "/nonexistent/kernel";
-	assert_int_equal(machine_create(&f->vm, &e), -ENOENT);
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), -ENOENT);
 	assert_non_null(strstr(e.msg, "cannot open kernel '/nonexistent/kernel'"));
 }
 
@@ -184,7 +229,8 @@ static void test_kernel_not_regular(void **state)
 	struct errbuf e;
 
 	f->config.kernel_path = "/tmp";
-	assert_int_equal(machine_create(&f->vm, &e), -EINVAL);
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(&f->vm, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "not a regular file"));
 }
 
@@ -194,7 +240,8 @@ static void test_unknown_format_refused(void **state)
 	struct errbuf e;
 
 	f->config.format = KERNEL_FORMAT_AUTO;	/* 0x5a bytes: neither ELF nor Image */
-	assert_true(machine_create(&f->vm, &e) < 0);
+	assert_int_equal(machine_create(&f->vm, &e), 0);
+	assert_true(machine_prepare_boot(&f->vm, &e) < 0);
 	assert_non_null(strstr(e.msg, "--format raw"));
 }
 
@@ -212,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dtb_describes_machine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_places_kernel_initrd_dtb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_reloads_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initrd_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_not_regular, setup, teardown),

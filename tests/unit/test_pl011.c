@@ -30,6 +30,13 @@ static void record_irq(void *opaque, unsigned intid, bool level)
 	f->irq_changes++;
 }
 
+static void record_tx(void *opaque, uint8_t c)
+{
+	struct fixture *f = opaque;
+
+	assert_int_equal(write(f->out[1], &c, 1), 1);
+}
+
 static void record_rx_space(void *opaque)
 {
 	((struct fixture *)opaque)->rx_space_calls++;
@@ -48,7 +55,7 @@ static int setup(void **state)
 	fcntl(f->out[0], F_SETFL, O_NONBLOCK);
 	slot = (struct device_slot){ .bus = &f->bus, .base = BASE, .size = 0x1000,
 				     .irq = { record_irq, f, 33 } };
-	io = (struct pl011_io){ f->out[1], record_rx_space, f };
+	io = (struct pl011_io){ record_tx, record_rx_space, f };
 	assert_int_equal(pl011_create(&slot, &io, &f->dev, &e), 0);
 	*state = f;
 	return 0;

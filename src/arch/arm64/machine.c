@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,42 +152,63 @@ static unsigned testdev_resets(void *opaque)
 	return n;
 }
 
-static struct device_slot machine_slot(struct vm *vm, uint64_t base, uint64_t size,
-				       unsigned spi)
+static void console_tx(void *opaque, uint8_t c)
 {
-	return (struct device_slot){
-		.bus = &vm->bus, .mem = &vm->mem, .base = base, .size = size,
-		.irq = { .set = vm_irq_set, .opaque = vm, .intid = 32 + spi },
-	};
+	struct vm *vm = opaque;
+
+	chardev_write(&vm->serial, &c, 1);
 }
 
-static int add_device(struct machine *m, struct device *dev)
+static int create_pl011(struct vm *vm, const struct device_slot *slot, struct device **dev,
+			struct errbuf *err)
 {
-	m->device[m->nr_devices++] = dev;
-	return 0;
+	struct pl011_io io = { console_tx, console_rx_space, vm };
+	int ret = pl011_create(slot, &io, dev, err);
+
+	if (!ret)
+		vm->machine->console = *dev;
+	return ret;
 }
+
+static int create_testdev(struct vm *vm, const struct device_slot *slot, struct device **dev,
+			  struct errbuf *err)
+{
+	struct testdev_ops ops = { testdev_exit, testdev_resets, vm };
+
+	return testdev_create(slot, &ops, dev, err);
+}
+
+/* The machine's devices: one line each, in device-tree order. */
+static const struct machine_device {
+	uint64_t base, size;
+	unsigned spi;
+	int (*create)(struct vm *vm, const struct device_slot *slot, struct device **dev,
+		      struct errbuf *err);
+} machine_devices[] = {
+	{ ARM64_PL011_BASE,   0x1000, ARM64_PL011_SPI, create_pl011 },
+	{ ARM64_TESTDEV_BASE, 0x1000, 0,               create_testdev },
+};
 
 static int create_devices(struct vm *vm, struct errbuf *err)
 {
 	struct machine *m = vm->machine;
-	struct pl011_io uart_io = { STDOUT_FILENO, console_rx_space, vm };
-	struct testdev_ops test_ops = { testdev_exit, testdev_resets, vm };
-	struct device_slot slot;
-	struct device *dev;
-	int ret;
 
-	slot = machine_slot(vm, ARM64_PL011_BASE, 0x1000, ARM64_PL011_SPI);
-	ret = pl011_create(&slot, &uart_io, &dev, err);
-	if (ret)
-		return ret;
-	m->console = dev;
-	add_device(m, dev);
+	for (size_t i = 0; i < sizeof(machine_devices) / sizeof(machine_devices[0]); i++) {
+		const struct machine_device *d = &machine_devices[i];
+		struct device_slot slot = {
+			.bus = &vm->bus, .mem = &vm->mem, .base = d->base, .size = d->size,
+			.irq = { .set = vm_irq_set, .opaque = vm, .intid = 32 + d->spi },
+		};
+		int ret;
 
-	slot = machine_slot(vm, ARM64_TESTDEV_BASE, 0x1000, 0);
-	ret = testdev_create(&slot, &test_ops, &dev, err);
-	if (ret)
-		return ret;
-	return add_device(m, dev);
+		if (m->nr_devices == ARM64_MAX_DEVICES)
+			return err_set(err, ENOSPC, "more than %d devices", ARM64_MAX_DEVICES);
+		ret = d->create(vm, &slot, &m->device[m->nr_devices], err);
+		if (ret)
+			return ret;
+		m->nr_devices++;
+	}
+	return 0;
 }
 
 /* ---- device tree ------------------------------------------------------ */
@@ -225,6 +247,9 @@ static int fdt_gic(void *fdt, unsigned nr_cpus)
 	ret |= fdt_property_string(fdt, "compatible", "arm,gic-v3");
 	ret |= fdt_property(fdt, "interrupt-controller", NULL, 0);
 	ret |= fdt_property_u32(fdt, "#interrupt-cells", 3);
+	ret |= fdt_property_u32(fdt, "#address-cells", 2);
+	ret |= fdt_property_u32(fdt, "#size-cells", 2);
+	ret |= fdt_property(fdt, "ranges", NULL, 0);
 	ret |= fdt_property_u32(fdt, "#redistributor-regions", 1);
 	ret |= fdt_property(fdt, "reg", reg, sizeof(reg));
 	ret |= fdt_property_u32(fdt, "phandle", ARM64_PHANDLE_GIC);
@@ -269,6 +294,7 @@ static int fdt_timer_psci_clock(void *fdt)
 static int fdt_chosen(void *fdt, const struct vm *vm)
 {
 	const struct machine *m = vm->machine;
+	uint8_t seed[40];
 	char console[32];
 	int ret = 0;
 
@@ -277,8 +303,13 @@ static int fdt_chosen(void *fdt, const struct vm *vm)
 	ret |= fdt_property_string(fdt, "serial0", console);
 	ret |= fdt_end_node(fdt);
 
+	/* Fresh at every boot: entropy before any driver has some, and KASLR. */
+	if (getentropy(seed, sizeof(seed)))
+		return -1;
 	ret |= fdt_begin_node(fdt, "chosen");
 	ret |= fdt_property_string(fdt, "bootargs", vm->config->cmdline);
+	ret |= fdt_property(fdt, "rng-seed", seed, 32);
+	ret |= fdt_property(fdt, "kaslr-seed", seed + 32, 8);
 	ret |= fdt_property_string(fdt, "stdout-path", console);
 	if (vm->config->initrd_path) {
 		ret |= fdt_property_u64(fdt, "linux,initrd-start", m->initrd.start);
@@ -339,19 +370,37 @@ int machine_create(struct vm *vm, struct errbuf *err)
 	if (ret)
 		return err_set(err, -ret, "cannot reserve %llu MiB for guest RAM: %s",
 			       (unsigned long long)vm->config->ram_mib, strerror(-ret));
-	if (vm->config->kernel_path) {
-		ret = plan_kernel(vm, err);
-		if (ret)
-			return ret;
-	}
 	ret = psci_cpus_init(&m->psci, vm->config->nr_cpus, arm64_cpu_mpidr, vm->mem.base,
 			     vm->mem.size, err);
 	if (ret)
 		return ret;
 	m->psci_ready = true;
-	ret = plan_initrd(vm, err);
+	return create_devices(vm, err);
+}
+
+static void close_images(struct machine *m)
+{
+	if (m->kernel_fd >= 0)
+		close(m->kernel_fd);
+	if (m->initrd_fd >= 0)
+		close(m->initrd_fd);
+	m->kernel_fd = m->initrd_fd = -1;
+}
+
+/*
+ * Open and check the boot images and write the device tree that describes
+ * them. Runs at start-up and at every guest reset, so a kernel rebuilt in
+ * place boots on the guest's next reboot.
+ */
+int machine_prepare_boot(struct vm *vm, struct errbuf *err)
+{
+	int ret = 0;
+
+	close_images(vm->machine);
+	if (vm->config->kernel_path)
+		ret = plan_kernel(vm, err);
 	if (!ret)
-		ret = create_devices(vm, err);
+		ret = plan_initrd(vm, err);
 	if (!ret)
 		ret = fdt_build(vm, err);
 	return ret;
@@ -367,10 +416,7 @@ void machine_destroy(struct vm *vm)
 		m->device[i]->ops->destroy(m->device[i]);
 	if (m->psci_ready)
 		psci_cpus_destroy(&m->psci);
-	if (m->kernel_fd >= 0)
-		close(m->kernel_fd);
-	if (m->initrd_fd >= 0)
-		close(m->initrd_fd);
+	close_images(m);
 	free(m);
 	vm->machine = NULL;
 	guest_mem_destroy(&vm->mem);
@@ -398,6 +444,7 @@ void machine_accel_config(const struct vm *vm, struct accel_config *config)
 		.gic_dist_base = ARM64_GIC_DIST_BASE,
 		.gic_redist_base = ARM64_GIC_REDIST_BASE,
 		.gic_nr_irqs = ARM64_GIC_NR_IRQS,
+		.cpu_mpidr = arm64_cpu_mpidr,
 	};
 }
 
@@ -410,6 +457,7 @@ int machine_load(struct vm *vm, struct errbuf *err)
 	ret = loader_apply(&vm->mem, m->kernel_fd, &m->kernel, err);
 	if (!ret && vm->config->initrd_path)
 		ret = loader_apply(&vm->mem, m->initrd_fd, &m->initrd, err);
+	close_images(m);
 	if (ret)
 		return ret;
 	guest_mem_write(&vm->mem, m->fdt_gpa, m->fdt, m->fdt_size);

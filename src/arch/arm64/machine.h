@@ -39,7 +39,7 @@ struct vm;
 struct machine {
 	struct load_plan kernel;
 	struct load_plan initrd;
-	int kernel_fd, initrd_fd;	/* kept open: a reset loads them again */
+	int kernel_fd, initrd_fd;	/* open from planning until loaded */
 	uint64_t fdt_gpa;
 	uint8_t fdt[ARM64_FDT_MAX_SIZE];
 	size_t fdt_size;
@@ -53,8 +53,11 @@ struct machine {
 /* MPIDR_EL1 affinity of vCPU @index (as KVM assigns it, for the DTB and PSCI). */
 uint64_t arm64_cpu_mpidr(unsigned index);
 
-/* Plan the boot images, create the devices, write the device tree. */
+/* Reserve RAM and create the devices. */
 int machine_create(struct vm *vm, struct errbuf *err);
+
+/* Open and check the boot images, place them, write the device tree. */
+int machine_prepare_boot(struct vm *vm, struct errbuf *err);
 void machine_destroy(struct vm *vm);
 
 /* Write the device tree to @path. */
@@ -63,7 +66,7 @@ int machine_dump_dtb(struct vm *vm, const char *path, struct errbuf *err);
 /* What the accelerator must provide for this machine. */
 void machine_accel_config(const struct vm *vm, struct accel_config *config);
 
-/* Put the boot images and the DTB in RAM (after zeroing it) and reset devices. */
+/* After machine_prepare_boot(): zero RAM, load images and DTB, reset devices. */
 int machine_load(struct vm *vm, struct errbuf *err);
 
 /* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */

@@ -18,13 +18,41 @@
 #define PSTATE_MODE_MASK	0xf
 #define PSTATE_MODE_EL1H	0x5
 
+/* Guest mistakes reported per vCPU, so a guest in a loop cannot flood stderr. */
+#define VCPU_REPORT_MAX	8
+
 struct arm64_vcpu {
 	struct vm *vm;
 	struct vm_cpu *cpu;
 	struct accel_vcpu *vcpu;
 	bool off;		/* powered off, waiting for PSCI CPU_ON handled by bmvm */
-	bool reported_unclaimed, reported_sysreg;
+	bool reported_sysreg;
+	unsigned reported_aborts;
+	unsigned nr_unclaimed;			/* pages reported below */
+	uint64_t unclaimed[VCPU_REPORT_MAX];
 };
+
+/*
+ * Almost always a driver bug (a wrong address in the guest's device tree or
+ * code), so say it without --verbose: once per page, for a few pages.
+ */
+static void vcpu_report_unclaimed(struct arm64_vcpu *v, uint64_t ipa, unsigned len,
+				  bool is_write, int why)
+{
+	uint64_t page = ipa & ~0xfffULL;
+
+	for (unsigned i = 0; i < v->nr_unclaimed; i++)
+		if (v->unclaimed[i] == page)
+			return;
+	if (v->nr_unclaimed == VCPU_REPORT_MAX)
+		return;
+	v->unclaimed[v->nr_unclaimed++] = page;
+	vm_error(v->vm, "vCPU %u: %s of %u bytes at 0x%" PRIx64 " %s; %s (page reported once%s)",
+		 v->cpu->index, is_write ? "write" : "read", len, ipa,
+		 why == -ENODEV ? "hits no device" : "is refused by the device",
+		 is_write ? "ignored" : "reads as zero",
+		 v->nr_unclaimed == VCPU_REPORT_MAX ? ", no more pages reported" : "");
+}
 
 /* Device access for both pre-decoded exits and the emulator. */
 static int vcpu_mmio(void *opaque, uint64_t ipa, uint64_t *val, unsigned len, bool is_write)
@@ -39,12 +67,8 @@ static int vcpu_mmio(void *opaque, uint64_t ipa, uint64_t *val, unsigned len, bo
 		return guest_mem_read(&v->vm->mem, ipa, val, len);
 	}
 	/* Like a bus without error responses: reads as zero, writes ignored. */
-	if (ret && !v->reported_unclaimed) {
-		vm_verbose(v->vm, "vCPU %u: %s of %u bytes at 0x%" PRIx64 " %s (reported once)",
-			   v->cpu->index, is_write ? "write" : "read", len, ipa,
-			   ret == -ENODEV ? "hits no device" : "refused by the device");
-		v->reported_unclaimed = true;
-	}
+	if (ret)
+		vcpu_report_unclaimed(v, ipa, len, is_write, ret);
 	return 0;
 }
 
@@ -131,12 +155,22 @@ static int vcpu_emulate_abort(struct arm64_vcpu *v, uint64_t ipa)
 		return ret;
 	}
 	ret = arm64_emulate_data_abort(&state, &ctx, &err);
-	if (ret) {
-		vm_error(v->vm, "vCPU %u: cannot emulate the access to 0x%" PRIx64 ": %s",
-			 v->cpu->index, ipa, err.msg);
-		return ret;
-	}
-	return vcpu_write_state(v, &state);
+	if (!ret)
+		return vcpu_write_state(v, &state);
+	/*
+	 * What real hardware does with an access no device can complete: a
+	 * bus error. The guest's abort handler (or Linux's SIGBUS to a user
+	 * process) decides what happens next; bmvm says what it saw.
+	 */
+	if (v->reported_aborts < VCPU_REPORT_MAX)
+		vm_error(v->vm, "vCPU %u: cannot emulate the access to 0x%" PRIx64 ": %s; "
+			 "injecting an external abort%s", v->cpu->index, ipa, err.msg,
+			 ++v->reported_aborts == VCPU_REPORT_MAX ? " (further ones not reported)" : "");
+	ret = accel_vcpu_inject_abort(v->vcpu);
+	if (ret)
+		vm_error(v->vm, "vCPU %u: cannot inject the abort: %s", v->cpu->index,
+			 strerror(-ret));
+	return ret;
 }
 
 /* PSCI CPU_ON reached this vCPU: architectural reset, then entry with x0 = context. */
@@ -249,6 +283,25 @@ static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
 	return -EIO;
 }
 
+/* A hung guest stopped by --timeout or a signal: where was each vCPU? */
+static void vcpu_report_where(struct arm64_vcpu *v)
+{
+	uint64_t pc, pstate;
+
+	if (!vm_stopped_from_outside(v->vm))
+		return;
+	if (v->off || accel_vcpu_powered_off(v->vcpu)) {
+		vm_error(v->vm, "vCPU %u was powered off", v->cpu->index);
+		return;
+	}
+	if (accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PC, &pc) ||
+	    accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PSTATE, &pstate))
+		return;
+	vm_error(v->vm, "vCPU %u was at pc 0x%" PRIx64 " (EL%u, interrupts %s)",
+		 v->cpu->index, pc, (unsigned)(pstate >> 2) & 3,
+		 pstate & (1 << 7) ? "masked" : "unmasked");
+}
+
 static void vcpu_loop(struct arm64_vcpu *v)
 {
 	struct accel_exit exit = { .reason = ACCEL_EXIT_KICKED };
@@ -258,8 +311,10 @@ static void vcpu_loop(struct arm64_vcpu *v)
 		if (vm_request_pending(v->vm)) {
 			enum vm_request req = vm_cpu_wait_request(v->cpu);
 
-			if (req == VM_REQ_STOP)
+			if (req == VM_REQ_STOP) {
+				vcpu_report_where(v);
 				return;
+			}
 			if (req == VM_REQ_RESET && vcpu_reset(v))
 				break;
 			exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read to complete */
@@ -275,11 +330,10 @@ static void vcpu_loop(struct arm64_vcpu *v)
 			vm_error(v->vm, "vCPU %u: run failed: %s", v->cpu->index, strerror(-ret));
 			break;
 		}
-		v->cpu->exits++;
 		if (vcpu_handle_exit(v, &exit))
 			break;
 	}
-	vm_request_stop(v->vm, 1);
+	vm_request_stop(v->vm, VM_EXIT_GUEST_FAULT);
 }
 
 void machine_vcpu_main(struct vm *vm, unsigned index)
@@ -293,7 +347,7 @@ void machine_vcpu_main(struct vm *vm, unsigned index)
 		vm_error(vm, "vCPU %u: %s", index, err.msg);
 	vm_cpu_set_vcpu(&vm->cpu[index], v.vcpu);
 	if (vm_cpu_ready(&vm->cpu[index], ret) || vcpu_reset(&v)) {
-		vm_request_stop(vm, 2);
+		vm_request_stop(vm, VM_EXIT_SETUP);
 		return;
 	}
 	vcpu_loop(&v);
