@@ -228,6 +228,13 @@ if [ "$W_RC" -eq 124 ]; then
 	metric idle_128m_vmhwm "$W_HWM" KiB
 	metric idle_128m_rss_anon "$W_ANON" KiB
 	metric idle_128m_rss_file "$W_FILE" KiB
+	# Guest RAM is the one mapping of about --ram's size: what of it is
+	# resident is the guest's, the rest of the peak is bmvm's own.
+	guest_rss=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { ram = 0; next }
+		/^Size:/ { ram = $2 >= 120 * 1024; next }
+		/^Rss:/ && ram { print $2; exit }' /tmp/hang.smaps 2>/dev/null)
+	metric_if idle_128m_guest_ram_rss "$guest_rss" KiB
+	[ -z "$guest_rss" ] || metric idle_128m_vmm_overhead "$((W_HWM - guest_rss))" KiB
 	# The mappings holding 256 KiB or more, biggest first.
 	[ ! -s /tmp/hang.smaps ] || awk '
 		/^[0-9a-f]+-[0-9a-f]+ / { m = $1 " " ($6 == "" ? "[anon]" : $6); next }

@@ -49,7 +49,8 @@ static int open_pty(struct chardev *c, struct errbuf *err)
 
 		if (master >= 0)
 			close(master);
-		return err_set(err, e, "cannot create a pseudo-terminal: %s", strerror(e));
+		return err_set(err, e, "cannot create a pseudo-terminal: %s%s", strerror(e),
+			       e == ENOENT ? " (is devpts mounted on /dev/pts?)" : "");
 	}
 	strcpy(c->path, ptsname(master));
 	/* Holding the slave open: with no user attached, the master keeps working. */

@@ -34,6 +34,10 @@ static const char usage_text[] =
 "                       path), file=PATH (output only) or socket=PATH (a unix\n"
 "                       socket bmvm listens on, one client at a time)\n"
 "  --timeout SEC        stop a guest still running after SEC seconds; exit 124\n"
+"  --stop-timeout SEC   on SIGTERM, press the guest's power button (if it\n"
+"                       listens to it) and wait SEC seconds (default 10) for it\n"
+"                       to power off before stopping it; a second SIGTERM, or a\n"
+"                       guest without a power-button driver, stops at once\n"
 "  --on-reset ACTION    on a guest reset: reboot (default; the kernel and initrd\n"
 "                       are read again) or exit (exit 0)\n"
 "  -v, --verbose        log power events, resets and emulated accesses\n"
@@ -55,7 +59,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_RAM = 256, OPT_CPUS, OPT_INITRD, OPT_CMDLINE, OPT_FORMAT,
-	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB, OPT_SERIAL,
+	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB, OPT_SERIAL, OPT_STOP_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -65,6 +69,7 @@ static const struct option long_options[] = {
 	{ "cmdline",	required_argument, NULL, OPT_CMDLINE },
 	{ "format",	required_argument, NULL, OPT_FORMAT },
 	{ "timeout",	required_argument, NULL, OPT_TIMEOUT },
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "on-reset",	required_argument, NULL, OPT_ON_RESET },
 	{ "dump-dtb",	required_argument, NULL, OPT_DUMP_DTB },
 	{ "serial",	required_argument, NULL, OPT_SERIAL },
@@ -114,6 +119,10 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 		ret = parse_uint("timeout", arg, 1, CONFIG_MAX_TIMEOUT, "seconds", &v, err);
 		c->timeout_sec = (unsigned)v;
 		return ret;
+	case OPT_STOP_TIMEOUT:
+		ret = parse_uint("stop-timeout", arg, 1, 3600, "seconds", &v, err);
+		c->stop_timeout_sec = (unsigned)v;
+		return ret;
 	case OPT_INITRD:
 		c->initrd_path = arg;
 		return 0;
@@ -152,7 +161,8 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 {
 	int opt, ret;
 
-	*c = (struct vm_config){ .nr_cpus = 4, .ram_mib = 256, .cmdline = "" };
+	*c = (struct vm_config){ .nr_cpus = 4, .ram_mib = 256, .cmdline = "",
+				 .stop_timeout_sec = 10 };
 	optind = 1;
 	opterr = 0;	/* we print our own one-line errors */
 	while ((opt = getopt_long(argc, argv, ":vhV", long_options, NULL)) != -1) {

@@ -28,6 +28,7 @@ struct vm_config {
 	unsigned nr_cpus;
 	uint64_t ram_mib;
 	unsigned timeout_sec;		/* 0: none */
+	unsigned stop_timeout_sec;	/* SIGTERM: grace before a hard stop */
 	enum reset_action on_reset;
 	const char *dump_dtb_path;
 	struct chardev_spec serial;	/* the PL011's backend */

@@ -244,11 +244,23 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Milliseconds until the nearer of two deadlines (-1 or 0: none), or -1. */
+static int vm_poll_timeout(int64_t a, int64_t b)
+{
+	int64_t next = a > 0 && (b <= 0 || a < b) ? a : b;
+
+	if (next <= 0)
+		return -1;
+	next -= now_ms();
+	return next < 0 ? 0 : next > INT32_MAX ? INT32_MAX : (int)next;
+}
+
 static void vm_main_loop(struct vm *vm)
 {
 	struct console_in in = { .len = 0 };
 	int64_t deadline = vm->config->timeout_sec ?
 			   now_ms() + (int64_t)vm->config->timeout_sec * 1000 : -1;
+	int64_t grace;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -256,7 +268,7 @@ static void vm_main_loop(struct vm *vm)
 			{ chardev_poll_fd(&vm->serial), POLLIN, 0 },
 		};
 		bool want_input = pfd[1].fd >= 0 && in.off == in.len;
-		int timeout = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		int timeout;
 		char drain[64];
 
 		if (vm->request == VM_REQ_STOP)
@@ -265,12 +277,21 @@ static void vm_main_loop(struct vm *vm)
 			vm_reset(vm);
 			continue;
 		}
-		if (deadline >= 0 && timeout <= 0) {
+		if (deadline >= 0 && now_ms() >= deadline) {
 			vm_error(vm, "guest still running after %u s (--timeout); stopping it",
 				 vm->config->timeout_sec);
 			vm_request_stop(vm, VM_EXIT_TIMEOUT);
 			continue;
 		}
+		grace = vm->stop_deadline_ms;
+		if (grace && now_ms() >= grace) {
+			vm_error(vm, "guest did not power off within %u s of SIGTERM; stopping it",
+				 vm->config->stop_timeout_sec);
+			vm->stop_signal = SIGTERM;
+			vm_request_stop(vm, 128 + SIGTERM);
+			continue;
+		}
+		timeout = vm_poll_timeout(deadline, grace);
 		if (poll(pfd, want_input ? 2 : 1, timeout) < 0 && errno != EINTR) {
 			vm_error(vm, "poll failed: %s", strerror(errno));
 			vm_request_stop(vm, VM_EXIT_SETUP);
@@ -321,6 +342,24 @@ static void handled_signals(sigset_t *set)
 	sigaddset(set, SIGTSTP);
 }
 
+/*
+ * SIGTERM: ask the guest to shut down through its power button and give it
+ * --stop-timeout seconds, as a service manager expects. False when the guest
+ * does not listen (no driver armed the button) or was already asked.
+ */
+static bool vm_stop_gracefully(struct vm *vm)
+{
+	int64_t deadline = now_ms() + (int64_t)vm->config->stop_timeout_sec * 1000;
+
+	if (vm->stop_deadline_ms || machine_power_button(vm))
+		return false;
+	vm->stop_deadline_ms = deadline;
+	vm_error(vm, "SIGTERM: pressed the guest's power button; stopping it in %u s "
+		 "unless it powers off", vm->config->stop_timeout_sec);
+	vm_wake(vm);
+	return true;
+}
+
 /* Ctrl-Z: give the shell its terminal back while stopped, take it again on fg. */
 static void vm_suspend(struct vm *vm)
 {
@@ -348,6 +387,8 @@ static void *vm_signal_thread(void *arg)
 			vm_suspend(vm);
 			continue;
 		}
+		if (sig == SIGTERM && vm_stop_gracefully(vm))
+			continue;
 		vm_error(vm, "stopped by signal %d (%s)", sig, strsignal(sig));
 		if (!vm->stop_signal)
 			vm->stop_signal = sig;

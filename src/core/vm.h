@@ -60,6 +60,7 @@ struct vm {
 
 	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
 	_Atomic int stop_signal;		/* the signal that stopped the run, or 0 */
+	_Atomic int64_t stop_deadline_ms;	/* SIGTERM grace ends then; 0: none */
 	struct termios term_saved;		/* stdin's settings before raw mode */
 	bool term_raw;
 };

@@ -27,12 +27,36 @@ run_case_not reset-exit 0 60 'back after' -- bmvm $G/reset.elf --cpus 2 --on-res
 # SIGTERM ends bmvm promptly, at any point, and bmvm dies of it (status 143)
 # so a shell loop around it stops too; also while the vCPUs are still
 # being created (a stop posted then used to be lost).
+# hang.elf never armed the power button: SIGTERM stops it at once.
 run_case sigterm-running 143 30 'stopped by signal 15' -- sh -c \
 	"bmvm $G/hang.elf --cpus 2 & sleep 1; kill -TERM \$!; wait \$!"
+grep -q 'power button' "$CASE_OUT" && fail sigterm-running-button "pressed a button nobody listens to" "$CASE_OUT"
 run_case sigterm-at-start 143 30 '' -- sh -c \
 	"bmvm $G/hang.elf --cpus 4 & kill -TERM \$!; wait \$!"
 run_case sighup-running 129 30 'stopped by signal 1' -- sh -c \
 	"bmvm $G/hang.elf --cpus 1 & sleep 1; kill -HUP \$!; wait \$!"
+# Graceful stop: SIGTERM presses the PL061 power button (SPI 7) when the
+# guest listens; the guest powers off (exit 0). One that listens but does
+# nothing is stopped when --stop-timeout runs out, or by a second SIGTERM.
+cat >/tmp/waitfor <<'EOS'
+#!/bin/sh
+# waitfor FILE PATTERN: until PATTERN shows in FILE, at most 60 s
+i=0
+while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+EOS
+chmod +x /tmp/waitfor
+run_case power-button 0 60 'powerbutton: PASS' -- sh -c \
+	"bmvm $G/powerbutton.elf --cpus 1 >/tmp/pb.out 2>&1 & pid=\$!
+	 /tmp/waitfor /tmp/pb.out waiting
+	 kill -TERM \$pid; wait \$pid; rc=\$?; cat /tmp/pb.out; exit \$rc"
+run_case power-button-grace 143 60 'did not power off within 2 s of SIGTERM' -- sh -c \
+	"bmvm $G/powerbutton-deaf.elf --cpus 1 --stop-timeout 2 >/tmp/pbd.out 2>&1 & pid=\$!
+	 /tmp/waitfor /tmp/pbd.out armed
+	 kill -TERM \$pid; wait \$pid; rc=\$?; cat /tmp/pbd.out; exit \$rc"
+run_case power-button-twice 143 60 'stopped by signal 15' -- sh -c \
+	"bmvm $G/powerbutton-deaf.elf --cpus 1 >/tmp/pbt.out 2>&1 & pid=\$!
+	 /tmp/waitfor /tmp/pbt.out armed
+	 kill -TERM \$pid; sleep 1; kill -TERM \$pid; wait \$pid; rc=\$?; cat /tmp/pbt.out; exit \$rc"
 run_case mmio-unemulatable 3 60 'cannot emulate the access to 0x90f0100: pc 0x[0-9a-f]+: unsupported instruction 0x[0-9a-f]{8} \(exclusive' -- bmvm $G/mmio-bad.elf --cpus 1
 grep -q 'injecting an external abort' "$CASE_OUT" || fail mmio-unemulatable-abort "no abort injected" "$CASE_OUT"
 # EC 0x25 (data abort, same EL), DFSC 0x10 (synchronous external abort).
@@ -40,12 +64,31 @@ grep -q 'injecting an external abort' "$CASE_OUT" || fail mmio-unemulatable-abor
 grep -qE 'ESR 0x(ffffffff)?96000010 \(EC 0x25\)' "$CASE_OUT" ||
 	fail mmio-unemulatable-guest "guest saw no external abort" "$CASE_OUT"
 
+# --- serial backends ---------------------------------------------------------
+run_case serial-file 0 30 '' -- bmvm $G/hello.elf --cpus 1 --serial file=/tmp/serial.txt
+grep -q 'hello: PASS' /tmp/serial.txt || fail serial-file-content "no guest output in the file" /tmp/serial.txt
+grep -q 'hello: PASS' "$CASE_OUT" && fail serial-file-stdout "guest output on stdout too" "$CASE_OUT"
+# The pty keeps the guest's output until someone reads it.
+run_case serial-pty 0 30 'hang: spinning forever' -- sh -c \
+	"bmvm $G/hang.elf --cpus 1 --serial pty --timeout 4 2>/tmp/pty.err &
+	 sleep 2; pty=\$(grep -o '/dev/pts/[0-9]*' /tmp/pty.err); timeout 1 cat \$pty; wait; true"
+
 # --- Debian's arm64 Linux as a guest ---------------------------------------
+# With 2 vCPUs the guest sometimes hangs in poweroff, both vCPUs idle in
+# cpu_do_idle (about 1 run in 10 here; open, see README "Known issues"):
+# such a timeout is reported as FLAKE and retried once.
 for n in 1 2; do
-	run_case linux-$n 0 180 "L2 LINUX UP $n" -- bmvm /payload/Image \
+	run_case_retry linux-$n 0 90 "L2 LINUX UP $n" -- bmvm /payload/Image \
 		--initrd /payload/l2-initrd.cpio.gz --cmdline "console=ttyAMA0" --cpus $n --ram 256
 	metric linux_${n}cpu_poweroff "$CASE_SECS" s
 done
+
+# Linux hears the power button too (bmvm.wait: the L2 init waits for it).
+run_case linux-power-button 0 180 'L2 POWER BUTTON' -- sh -c \
+	"bmvm /payload/Image --initrd /payload/l2-initrd.cpio.gz --cpus 1 --ram 256 \
+	   --cmdline 'console=ttyAMA0 quiet bmvm.wait' >/tmp/lpb.out 2>&1 & pid=\$!
+	 /tmp/waitfor /tmp/lpb.out 'L2 LINUX UP'
+	 kill -TERM \$pid; wait \$pid; rc=\$?; cat /tmp/lpb.out; exit \$rc"
 
 # --- bad input: one clear line, exit 2, no crash ---------------------------
 run_case bad-missing 2 10 "cannot open kernel '/nope'" -- bmvm /nope
@@ -70,7 +113,6 @@ run_case dump-dtb 0 10 '^d00dfeed$' -- sh -c \
 # Any report fails the case: ASan exits 99, UBSan halts, and the output is
 # searched for reports as well.
 if [ -x /payload/bmvm-asan ]; then
-	cp /payload/asan-lib/* /lib/
 	export ASAN_OPTIONS=exitcode=99:detect_leaks=1:abort_on_error=0
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	A=/payload/bmvm-asan
@@ -89,8 +131,10 @@ if [ -x /payload/bmvm-asan ]; then
 	asan_case asan-reset asan-reset 0 120 'reset: PASS' -- $A $G/reset.elf --cpus 2
 	asan_case asan-timeout asan-timeout 124 120 'still running' -- $A $G/hang.elf --timeout 3
 	asan_case asan-mmio-bad asan-mmio-bad 3 120 'injecting an external abort' -- $A $G/mmio-bad.elf --cpus 1
-	asan_case asan-linux asan-linux 0 300 'L2 LINUX UP 2' -- $A /payload/Image \
+	CASE_RETRY_ON_TIMEOUT=1	# the 2-vCPU poweroff hang, as above
+	asan_case asan-linux asan-linux 0 150 'L2 LINUX UP 2' -- $A /payload/Image \
 		--initrd /payload/l2-initrd.cpio.gz --cmdline console=ttyAMA0 --cpus 2
+	CASE_RETRY_ON_TIMEOUT=
 	asan_case asan-bad-truncated asan-bad-truncated 2 60 'truncated' -- $A $B/truncated.elf
 	asan_case asan-bad-gzip asan-bad-gzip 2 60 'gunzip' -- $A $B/compressed.gz
 	asan_case asan-dump-dtb asan-dump-dtb 0 60 '' -- $A --dump-dtb /tmp/a.dtb

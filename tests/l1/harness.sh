@@ -57,6 +57,14 @@ _run_case() {
 	_rc=$?
 	CASE_SECS=$(since "$_t0")
 	if awk -v s="$CASE_SECS" -v t="$_tmo" 'BEGIN { exit !(s >= t - 0.1) }'; then
+		if [ -n "${CASE_RETRY_ON_TIMEOUT:-}" ]; then
+			# A known hang under investigation: say so loudly, try once more.
+			echo "FLAKE $_name: timed out after ${_tmo}s, retrying once"
+			tail -n 4 "$CASE_OUT" | sed 's/^/    /'
+			CASE_RETRY_ON_TIMEOUT=
+			_run_case "$_mode" "$_name" "$_want" "$_tmo" "$_pat" -- "$@"
+			return 0
+		fi
 		fail "$_name" "timed out after ${_tmo}s (exit status $_rc)" "$CASE_OUT"
 		return 0
 	fi
@@ -89,4 +97,11 @@ _run_case() {
 }
 
 run_case() { _run_case has "$@"; }
+# run_case_retry: as run_case, but a timeout is reported as FLAKE and the
+# case runs once more (for the open 2-vCPU poweroff hang, see README).
+run_case_retry() {
+	CASE_RETRY_ON_TIMEOUT=1
+	_run_case has "$@"
+	CASE_RETRY_ON_TIMEOUT=
+}
 run_case_not() { _run_case not "$@"; }

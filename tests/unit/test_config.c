@@ -27,6 +27,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.format, KERNEL_FORMAT_AUTO);
 	assert_int_equal(c.on_reset, RESET_REBOOT);
 	assert_int_equal(c.timeout_sec, 0);
+	assert_int_equal(c.stop_timeout_sec, 10);
+	assert_int_equal(c.serial.kind, CHARDEV_STDIO);
 	assert_null(c.initrd_path);
 	assert_string_equal(c.cmdline, "");
 	assert_false(c.verbose);
@@ -41,7 +43,11 @@ static void test_all_options(void **state)
 	assert_int_equal(PARSE(&c, &e, "--ram", "1024", "--cpus", "2", "Image", "--initrd",
 			       "i.gz", "--cmdline", "console=ttyAMA0 quiet", "--format", "image",
 			       "--timeout", "30", "--on-reset", "exit", "-v",
-			       "--dump-dtb", "o.dtb"), CONFIG_RUN);
+			       "--dump-dtb", "o.dtb", "--serial", "socket=/tmp/s",
+			       "--stop-timeout", "30"), CONFIG_RUN);
+	assert_int_equal(c.serial.kind, CHARDEV_SOCKET);
+	assert_string_equal(c.serial.path, "/tmp/s");
+	assert_int_equal(c.stop_timeout_sec, 30);
 	assert_int_equal(c.ram_mib, 1024);
 	assert_int_equal(c.nr_cpus, 2);
 	assert_string_equal(c.initrd_path, "i.gz");
@@ -80,6 +86,8 @@ static void test_bad_numbers(void **state)
 	EXPECT_ERROR("--cpus: '65'", "k", "--cpus", "65");
 	EXPECT_ERROR("--cpus: ''", "k", "--cpus", "");
 	EXPECT_ERROR("--timeout: '0'", "k", "--timeout", "0");
+	EXPECT_ERROR("--stop-timeout: '0'", "k", "--stop-timeout", "0");
+	EXPECT_ERROR("--stop-timeout: '3601'", "k", "--stop-timeout", "3601");
 }
 
 static void test_bad_words(void **state)
@@ -87,6 +95,8 @@ static void test_bad_words(void **state)
 	(void)state;
 	EXPECT_ERROR("--format: 'bzimage'", "k", "--format", "bzimage");
 	EXPECT_ERROR("--on-reset: 'halt'", "k", "--on-reset", "halt");
+	EXPECT_ERROR("--serial: 'tcp:1234' is not stdio, pty", "k", "--serial", "tcp:1234");
+	EXPECT_ERROR("--serial: 'file=' is not", "k", "--serial", "file=");
 	EXPECT_ERROR("unknown option '--frobnicate'", "k", "--frobnicate");
 	EXPECT_ERROR("--ram needs a value", "k", "--ram");
 	EXPECT_ERROR("no kernel given", "--ram", "64");

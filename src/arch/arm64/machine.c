@@ -14,6 +14,7 @@
 
 #include "core/vm.h"
 #include "hw/pl011.h"
+#include "hw/pl061.h"
 #include "hw/testdev.h"
 
 #define SZ_64K	0x10000ULL
@@ -170,6 +171,19 @@ static int create_pl011(struct vm *vm, const struct device_slot *slot, struct de
 	return ret;
 }
 
+_Static_assert(PL061_PHANDLE != ARM64_PHANDLE_GIC && PL061_PHANDLE != ARM64_PHANDLE_APB_CLOCK,
+	       "the PL061's fixed phandle collides with the machine's");
+
+static int create_pl061(struct vm *vm, const struct device_slot *slot, struct device **dev,
+			struct errbuf *err)
+{
+	int ret = pl061_create(slot, dev, err);
+
+	if (!ret)
+		vm->machine->gpio = *dev;
+	return ret;
+}
+
 static int create_testdev(struct vm *vm, const struct device_slot *slot, struct device **dev,
 			  struct errbuf *err)
 {
@@ -186,6 +200,7 @@ static const struct machine_device {
 		      struct errbuf *err);
 } machine_devices[] = {
 	{ ARM64_PL011_BASE,   0x1000, ARM64_PL011_SPI, create_pl011 },
+	{ ARM64_PL061_BASE,   0x1000, ARM64_PL061_SPI, create_pl061 },
 	{ ARM64_TESTDEV_BASE, 0x1000, 0,               create_testdev },
 };
 
@@ -465,6 +480,15 @@ int machine_load(struct vm *vm, struct errbuf *err)
 		m->device[i]->ops->reset(m->device[i]);
 	psci_cpus_reset(&m->psci);
 	return 0;
+}
+
+int machine_power_button(struct vm *vm)
+{
+	struct device *gpio = vm->machine->gpio;
+
+	if (!pl061_line_armed(gpio, PL061_LINE_POWER))
+		return -ENOTCONN;
+	return pl061_pulse(gpio, PL061_LINE_POWER);
 }
 
 void machine_kick(struct vm *vm)

@@ -23,6 +23,8 @@
 #define ARM64_GIC_REDIST_SIZE	0x00020000ULL	/* per vCPU */
 #define ARM64_PL011_BASE	0x09000000ULL
 #define ARM64_PL011_SPI		1
+#define ARM64_PL061_BASE	0x09030000ULL	/* GPIO with the power button, as QEMU virt */
+#define ARM64_PL061_SPI		7
 #define ARM64_TESTDEV_BASE	0x090f0000ULL
 #define ARM64_VIRTIO_BASE	0x0a000000ULL
 #define ARM64_RAM_BASE		0x40000000ULL
@@ -46,6 +48,7 @@ struct machine {
 	struct device *device[ARM64_MAX_DEVICES];
 	unsigned nr_devices;
 	struct device *console;		/* the PL011 that stdin feeds */
+	struct device *gpio;		/* the PL061 with the power button */
 	struct psci_cpus psci;		/* PSCI in bmvm, for accelerators that trap HVC */
 	bool psci_ready;
 };
@@ -68,6 +71,13 @@ void machine_accel_config(const struct vm *vm, struct accel_config *config);
 
 /* After machine_prepare_boot(): zero RAM, load images and DTB, reset devices. */
 int machine_load(struct vm *vm, struct errbuf *err);
+
+/*
+ * Any thread: press the guest's power button, if the guest listens to it
+ * (has unmasked its interrupt). 0, -ENOTCONN when nobody listens, -EBUSY
+ * while a press is in progress.
+ */
+int machine_power_button(struct vm *vm);
 
 /* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
 void machine_kick(struct vm *vm);
