@@ -22,6 +22,7 @@
 
 #include "accel/accel.h"
 #include "arch/arm64/machine.h"
+#include "core/thread.h"
 
 static void vm_vlog(const char *fmt, va_list ap)
 {
@@ -424,7 +425,7 @@ static int vm_start_cpus(struct vm *vm, unsigned *started)
 
 		cpu->vm = vm;
 		cpu->index = *started;
-		ret = pthread_create(&cpu->thread, NULL, vm_cpu_thread, cpu);
+		ret = thread_create(&cpu->thread, vm_cpu_thread, cpu);
 		if (ret) {
 			vm_error(vm, "cannot start vCPU thread %u: %s", *started, strerror(ret));
 			vm_request_stop(vm, VM_EXIT_SETUP);
@@ -523,7 +524,7 @@ static int vm_execute(struct vm *vm)
 	handled_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* every thread inherits this */
 	signal(SIGPIPE, SIG_IGN);
-	sig_started = pthread_create(&sig_thread, NULL, vm_signal_thread, vm) == 0;
+	sig_started = thread_create(&sig_thread, vm_signal_thread, vm) == 0;
 	term_make_raw(vm);
 	if (vm_start_cpus(vm, &started) == 0)
 		vm_main_loop(vm);

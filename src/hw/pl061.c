@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/thread.h"
+
 enum {
 	GPIO_DATA_END = 0x400,	/* GPIODATA: 0x000-0x3fc, address bits [9:2] mask the lines */
 	GPIO_DIR = 0x400, GPIO_IS = 0x404, GPIO_IBE = 0x408, GPIO_IEV = 0x40c,
@@ -165,7 +167,7 @@ static int pl061_start_pulser(struct pl061 *g)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&g->pulser, NULL, pl061_pulser, g);
+	ret = thread_create(&g->pulser, pl061_pulser, g);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		return -ret;
