@@ -25,6 +25,12 @@
 
 #include "core/thread.h"
 
+#ifdef __APPLE__
+#define PL061_CLOCK	CLOCK_REALTIME
+#else
+#define PL061_CLOCK	CLOCK_MONOTONIC
+#endif
+
 enum {
 	GPIO_DATA_END = 0x400,	/* GPIODATA: 0x000-0x3fc, address bits [9:2] mask the lines */
 	GPIO_DIR = 0x400, GPIO_IS = 0x404, GPIO_IBE = 0x408, GPIO_IEV = 0x40c,
@@ -142,7 +148,7 @@ static void *pl061_pulser(void *opaque)
 			pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		clock_gettime(PL061_CLOCK, &now);
 		if (ts_reached(&now, &g->pulse_max) ||
 		    (g->pulse_seen && ts_reached(&now, &g->pulse_min))) {
 			pl061_end_pulse(g);
@@ -189,7 +195,7 @@ int pl061_pulse(struct device *dev, unsigned line)
 	else if (!g->pulser_started)
 		ret = pl061_start_pulser(g);
 	if (!ret) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		clock_gettime(PL061_CLOCK, &now);
 		g->pulse_line = (int)line;
 		g->pulse_seen = false;
 		g->pulse_min = ts_after_ms(&now, PL061_PULSE_MS);
@@ -381,14 +387,22 @@ static const struct device_ops pl061_ops = {
 	.destroy = pl061_destroy,
 };
 
-/* The pulser's deadlines are monotonic: a stepped wall clock must not stretch a press. */
+/*
+ * The pulser's deadlines are monotonic: a stepped wall clock must not
+ * stretch a press. (macOS has no pthread_condattr_setclock(); there the
+ * deadlines follow the wall clock, see PL061_CLOCK.)
+ */
 static int pl061_init_cond(pthread_cond_t *cond)
 {
 	pthread_condattr_t attr;
 	int ret;
 
 	pthread_condattr_init(&attr);
-	ret = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+#ifdef __APPLE__
+	ret = 0;
+#else
+	ret = pthread_condattr_setclock(&attr, PL061_CLOCK);
+#endif
 	if (!ret)
 		ret = pthread_cond_init(cond, &attr);
 	pthread_condattr_destroy(&attr);
