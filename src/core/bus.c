@@ -53,10 +53,15 @@ int bus_access(const struct bus *bus, uint64_t addr, uint64_t *val,
 	       unsigned len, bool is_write)
 {
 	const struct bus_range *r = bus_find(bus, addr);
+	int ret;
 
 	if (!is_write)
 		*val = 0;
 	if (!r || len > r->size - (addr - r->base))
 		return -ENODEV;
-	return r->access(r->opaque, addr - r->base, val, len, is_write);
+	ret = r->access(r->opaque, addr - r->base, val, len, is_write);
+	/* A device answers with whole registers; the guest asked for @len bytes. */
+	if (!is_write && len < 8)
+		*val &= (1ULL << (8 * len)) - 1;
+	return ret;
 }

@@ -86,6 +86,9 @@ static void test_access_dispatch(void **state)
 	assert_true(p.last_write);
 	assert_int_equal(bus_access(&bus, 0x9000020, &v, 8, false), 0);
 	assert_int_equal(v, 0xa5a5 + 0x20);
+	/* A byte read of a wider register sees only its byte. */
+	assert_int_equal(bus_access(&bus, 0x9000020, &v, 1, false), 0);
+	assert_int_equal(v, (0xa5a5 + 0x20) & 0xff);
 }
 
 static void test_access_unclaimed_and_straddling(void **state)
