@@ -53,7 +53,7 @@ struct accel_exit {
 		} mmio;
 		struct {
 			uint64_t ipa;
-			uint64_t esr;
+			uint64_t iss;	/* KVM's sanitised ISS: WnR, CM, FSC only */
 		} dabt;
 		struct {
 			uint64_t esr, far, ipa;

@@ -303,7 +303,7 @@ static void kvm_translate_exit(struct accel_vcpu *v, struct accel_exit *exit)
 	case KVM_EXIT_ARM_NISV:
 		exit->reason = ACCEL_EXIT_DABT_NISV;
 		exit->dabt.ipa = run->arm_nisv.fault_ipa;
-		exit->dabt.esr = run->arm_nisv.esr_iss;
+		exit->dabt.iss = run->arm_nisv.esr_iss;
 		return;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {

@@ -261,7 +261,7 @@ static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
 				 exit->mmio.is_write);
 	case ACCEL_EXIT_DABT_NISV:
 		vm_verbose(v->vm, "vCPU %u: emulating an access to 0x%" PRIx64 " (ISS 0x%" PRIx64 ")",
-			   v->cpu->index, exit->dabt.ipa, exit->dabt.esr);
+			   v->cpu->index, exit->dabt.ipa, exit->dabt.iss);
 		return vcpu_emulate_abort(v, exit->dabt.ipa);
 	case ACCEL_EXIT_POWEROFF:
 		vm_verbose(v->vm, "vCPU %u: PSCI SYSTEM_OFF", v->cpu->index);
