@@ -133,6 +133,26 @@ int vm_cpu_ready(struct vm_cpu *cpu, int error)
 	return ret;
 }
 
+int vm_cpu_barrier(struct vm_cpu *cpu)
+{
+	struct vm *vm = cpu->vm;
+	unsigned phase;
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	phase = vm->barrier_phase;
+	if (++vm->barrier_count == vm->config->nr_cpus) {
+		vm->barrier_count = 0;
+		vm->barrier_phase++;
+		pthread_cond_broadcast(&vm->cond);
+	}
+	while (vm->barrier_phase == phase && vm->request != VM_REQ_STOP)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	ret = vm->request == VM_REQ_STOP ? -ECANCELED : 0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
 enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu)
 {
 	struct vm *vm = cpu->vm;

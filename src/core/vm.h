@@ -57,6 +57,8 @@ struct vm {
 	unsigned generation;	/* bumped each time the vCPUs are released */
 	int cpu_error;		/* first vCPU set-up failure, -errno */
 	unsigned resets;	/* guest resets performed */
+	unsigned barrier_count;	/* vCPUs waiting in vm_cpu_barrier() */
+	unsigned barrier_phase;	/* bumped when the last one arrives */
 
 	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
 	_Atomic int stop_signal;		/* the signal that stopped the run, or 0 */
@@ -84,6 +86,12 @@ void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
  * wait until every vCPU exists. 0 to go on, -ECANCELED when the VM stops.
  */
 int vm_cpu_ready(struct vm_cpu *cpu, int error);
+
+/*
+ * vCPU threads: wait until every vCPU has arrived here. 0, or -ECANCELED
+ * when the VM stops meanwhile.
+ */
+int vm_cpu_barrier(struct vm_cpu *cpu);
 
 /* vCPU threads: park at a request; returns the request that was pending. */
 enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu);

@@ -315,7 +315,8 @@ static void vcpu_loop(struct arm64_vcpu *v)
 				vcpu_report_where(v);
 				return;
 			}
-			if (req == VM_REQ_RESET && vcpu_reset(v))
+			/* As at start-up: every vCPU resets before any runs. */
+			if (req == VM_REQ_RESET && (vcpu_reset(v) || vm_cpu_barrier(v->cpu)))
 				break;
 			exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read to complete */
 		}
@@ -346,7 +347,13 @@ void machine_vcpu_main(struct vm *vm, unsigned index)
 	if (ret)
 		vm_error(vm, "vCPU %u: %s", index, err.msg);
 	vm_cpu_set_vcpu(&vm->cpu[index], v.vcpu);
-	if (vm_cpu_ready(&vm->cpu[index], ret) || vcpu_reset(&v)) {
+	/*
+	 * Reset before the start barrier: once vCPU 0 runs, its PSCI CPU_ON for
+	 * another vCPU must not be undone by that vCPU's own late VCPU_INIT.
+	 */
+	if (!ret)
+		ret = vcpu_reset(&v);
+	if (vm_cpu_ready(&vm->cpu[index], ret)) {
 		vm_request_stop(vm, VM_EXIT_SETUP);
 		return;
 	}
