@@ -69,9 +69,8 @@ static int kvm_create_vm(struct accel *a, struct errbuf *err)
 			return err_set(err, E2BIG, "guest RAM needs a %u-bit address space but "
 				       "this host's KVM offers %d bits; use a smaller --ram",
 				       need, max_ipa);
-		type = KVM_VM_TYPE_ARM_IPA_SIZE(need < 40 ? 40 : need);
-		if ((unsigned)max_ipa < 40)
-			type = KVM_VM_TYPE_ARM_IPA_SIZE(need);
+		/* KVM's usual 40 bits where the host has them, more only if needed. */
+		type = KVM_VM_TYPE_ARM_IPA_SIZE(need < 40 && max_ipa >= 40 ? 40 : need);
 	} else if (need > 40) {
 		return err_set(err, E2BIG, "guest RAM needs more than the 40-bit address space "
 			       "this host's KVM offers; use a smaller --ram");

@@ -33,7 +33,7 @@ uint64_t arm64_cpu_mpidr(unsigned index)
 
 /* ---- boot images ------------------------------------------------------ */
 
-/* Open @path and map it read-only for the parser. */
+/* Open @path and, if @data is given, map it read-only for the parser. */
 static int open_image(const char *what, const char *path, int *fd, const uint8_t **data,
 		      size_t *size, struct errbuf *err)
 {
@@ -48,7 +48,7 @@ static int open_image(const char *what, const char *path, int *fd, const uint8_t
 		*fd = -1;
 		return err_set(err, EINVAL, "%s '%s' is not a regular file", what, path);
 	}
-	if (st.st_size > 0) {
+	if (data && st.st_size > 0) {
 		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, *fd, 0);
 		if (p == MAP_FAILED) {
 			int e = errno;
@@ -58,7 +58,8 @@ static int open_image(const char *what, const char *path, int *fd, const uint8_t
 			return err_set(err, e, "cannot map %s '%s': %s", what, path, strerror(e));
 		}
 	}
-	*data = p;
+	if (data)
+		*data = p;
 	*size = (size_t)st.st_size;
 	return 0;
 }
@@ -91,7 +92,6 @@ static int plan_initrd(struct vm *vm, struct errbuf *err)
 {
 	struct machine *m = vm->machine;
 	uint64_t ram_end = vm->mem.base + vm->mem.size, gpa;
-	const uint8_t *data = NULL;
 	size_t size = 0;
 	struct errbuf why;
 	int ret;
@@ -99,11 +99,10 @@ static int plan_initrd(struct vm *vm, struct errbuf *err)
 	m->fdt_gpa = align_down(ram_end - ARM64_FDT_MAX_SIZE, SZ_2M);
 	if (!vm->config->initrd_path)
 		goto check_kernel;
-	ret = open_image("initrd", vm->config->initrd_path, &m->initrd_fd, &data, &size, err);
+	/* Only its size matters here: the initrd is opaque to bmvm. */
+	ret = open_image("initrd", vm->config->initrd_path, &m->initrd_fd, NULL, &size, err);
 	if (ret)
 		return ret;
-	if (size)
-		munmap((void *)data, size);
 	gpa = size < m->fdt_gpa - vm->mem.base ? align_down(m->fdt_gpa - size, SZ_64K) : 0;
 	if (!gpa || gpa < m->kernel.end)
 		return err_set(err, ENOMEM, "kernel (%llu MiB) and initrd (%llu MiB) do not fit "

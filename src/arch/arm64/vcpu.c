@@ -105,6 +105,12 @@ static int vcpu_reset(struct arm64_vcpu *v)
 	return ret;
 }
 
+/* The stack pointer PSTATE selects: SP_EL1 in EL1h, SP_EL0 otherwise. */
+static enum accel_reg vcpu_sp_reg(uint64_t pstate)
+{
+	return (pstate & PSTATE_MODE_MASK) == PSTATE_MODE_EL1H ? ACCEL_REG_SP_EL1 : ACCEL_REG_SP_EL0;
+}
+
 static int vcpu_read_state(struct arm64_vcpu *v, struct arm64_cpu_state *s)
 {
 	static const enum accel_reg sysregs[] = { ACCEL_REG_SCTLR_EL1, ACCEL_REG_TCR_EL1,
@@ -121,8 +127,7 @@ static int vcpu_read_state(struct arm64_vcpu *v, struct arm64_cpu_state *s)
 		ret = accel_vcpu_get_reg(v->vcpu, sysregs[r], sysval[r]);
 	if (ret)
 		return ret;
-	return accel_vcpu_get_reg(v->vcpu, (s->pstate & PSTATE_MODE_MASK) == PSTATE_MODE_EL1H ?
-				  ACCEL_REG_SP_EL1 : ACCEL_REG_SP_EL0, &s->sp);
+	return accel_vcpu_get_reg(v->vcpu, vcpu_sp_reg(s->pstate), &s->sp);
 }
 
 static int vcpu_write_state(struct arm64_vcpu *v, const struct arm64_cpu_state *s)
@@ -133,9 +138,7 @@ static int vcpu_write_state(struct arm64_vcpu *v, const struct arm64_cpu_state *
 		if (s->dirty & (1ULL << r))
 			ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_X0 + r, s->x[r]);
 	if (!ret && (s->dirty & ARM64_DIRTY_SP))
-		ret = accel_vcpu_set_reg(v->vcpu, (s->pstate & PSTATE_MODE_MASK) ==
-					 PSTATE_MODE_EL1H ? ACCEL_REG_SP_EL1 : ACCEL_REG_SP_EL0,
-					 s->sp);
+		ret = accel_vcpu_set_reg(v->vcpu, vcpu_sp_reg(s->pstate), s->sp);
 	if (!ret && (s->dirty & ARM64_DIRTY_PC))
 		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, s->pc);
 	return ret;
