@@ -25,16 +25,17 @@ native: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS)
 	@ninja -C $(BUILD)
 
-# Static aarch64 bmvm for arm64 hosts and the emulated test host: $(ARM64_BUILD)/bmvm
+# aarch64 bmvm for arm64 hosts and the emulated test host: $(ARM64_BUILD)/bmvm,
+# dynamically linked against Debian's arm64 libraries (tests/l1/run stages them).
 arm64: deps
 	@bash scripts/fetch-arm64 $(ARM64_DIR)
 	@bash scripts/cross-file $(ARM64_DIR)/sysroot > build/arm64-cross.ini.new
 	@cmp -s build/arm64-cross.ini.new build/arm64-cross.ini || mv build/arm64-cross.ini.new build/arm64-cross.ini
 	@[ -f $(ARM64_BUILD)/build.ninja ] || meson setup $(ARM64_BUILD) --cross-file build/arm64-cross.ini \
-		-Dstatic=true -Dtests=false -Dbuildtype=release -Doptimization=2 $(MESON_OPTS)
+		-Dtests=false -Dbuildtype=release -Doptimization=2 $(MESON_OPTS)
 	@ninja -C $(ARM64_BUILD)
 
-# The same, dynamically linked with ASan + UBSan, for the integration suite.
+# The same with ASan + UBSan, for the integration suite.
 arm64-asan: arm64
 	@[ -f $(ARM64_ASAN)/build.ninja ] || meson setup $(ARM64_ASAN) --cross-file build/arm64-cross.ini \
 		-Dtests=false -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* bmvm: command line -> struct vm_config -> vm_run(). */
+/* bmvm: command line -> struct vm_config -> vm_run(); `bmvm ctl ...` is the API client. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "api/ctl.h"
 #include "core/config.h"
 #include "core/vm.h"
 
@@ -28,6 +30,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	std_fds_open();
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	ret = config_parse(&config, argc, argv, &err);
 	if (ret < 0) {
 		fprintf(stderr, "bmvm: %s\n", err.msg);

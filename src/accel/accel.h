@@ -77,6 +77,7 @@ enum accel_reg {
 	ACCEL_REG_ESR_EL1,
 	ACCEL_REG_FAR_EL1,
 	ACCEL_REG_VBAR_EL1,
+	ACCEL_REG_CNTVCT,	/* the virtual counter; writing it moves the VM's offset */
 	ACCEL_NR_REGS,
 };
 
@@ -132,6 +133,16 @@ int accel_irqchip_reset(struct accel *accel, struct errbuf *err);
 
 /* Drive shared interrupt @intid (32 and up, the GIC's numbering) to @level. */
 int accel_irq_set(struct accel *accel, unsigned intid, bool level);
+
+/*
+ * Fast paths for devices (virtio queue notifications and interrupts): have
+ * a guest write of @datamatch to the 4-byte register at @addr signal @fd
+ * without leaving the kernel, and have a write to @fd raise an edge on
+ * shared interrupt @intid. 0, or -errno (-ENOTSUP where unavailable; the
+ * device then takes the MMIO exit and drives the line itself).
+ */
+int accel_ioeventfd(struct accel *accel, uint64_t addr, uint32_t datamatch, int fd);
+int accel_irqfd(struct accel *accel, unsigned intid, int fd);
 
 /* Where the accelerator implements PSCI: is this vCPU powered off? */
 bool accel_vcpu_powered_off(struct accel_vcpu *vcpu);

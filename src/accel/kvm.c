@@ -367,6 +367,7 @@ static uint64_t kvm_reg_id(enum accel_reg reg)
 	case ACCEL_REG_ESR_EL1:	  return ARM64_SYS_REG(3, 0, 5, 2, 0);
 	case ACCEL_REG_FAR_EL1:	  return ARM64_SYS_REG(3, 0, 6, 0, 0);
 	case ACCEL_REG_VBAR_EL1:  return ARM64_SYS_REG(3, 0, 12, 0, 0);
+	case ACCEL_REG_CNTVCT:    return KVM_REG_ARM_TIMER_CNT;
 	default:		  return 0;
 	}
 }
@@ -487,6 +488,26 @@ int accel_irq_set(struct accel *a, unsigned intid, bool level)
 	};
 
 	return ioctl(a->vm_fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
+}
+
+int accel_ioeventfd(struct accel *a, uint64_t addr, uint32_t datamatch, int fd)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr, .len = 4, .datamatch = datamatch, .fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	return ioctl(a->vm_fd, KVM_IOEVENTFD, &io) ? -errno : 0;
+}
+
+int accel_irqfd(struct accel *a, unsigned intid, int fd)
+{
+	/* arm64 KVM's default routing: GSI n is SPI n, i.e. INTID 32 + n. */
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = intid - 32 };
+
+	if (intid < 32)
+		return -EINVAL;
+	return ioctl(a->vm_fd, KVM_IRQFD, &irqfd) ? -errno : 0;
 }
 
 bool accel_vcpu_powered_off(struct accel_vcpu *v)

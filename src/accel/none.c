@@ -92,6 +92,18 @@ int accel_irq_set(struct accel *accel, unsigned intid, bool level)
 	return -ENOSYS;
 }
 
+int accel_ioeventfd(struct accel *accel, uint64_t addr, uint32_t datamatch, int fd)
+{
+	(void)accel; (void)addr; (void)datamatch; (void)fd;
+	return -ENOTSUP;
+}
+
+int accel_irqfd(struct accel *accel, unsigned intid, int fd)
+{
+	(void)accel; (void)intid; (void)fd;
+	return -ENOTSUP;
+}
+
 bool accel_vcpu_powered_off(struct accel_vcpu *vcpu)
 {
 	(void)vcpu;

@@ -29,6 +29,36 @@ static const char usage_text[] =
 "  --cmdline STRING     kernel command line (the DTB's /chosen/bootargs)\n"
 "  --format FMT         kernel format: auto (default), elf, image or raw\n"
 "\n"
+"Devices (virtio-mmio; each option may repeat where it makes sense):\n"
+"  --disk PATH[,ro][,cow][,serial=ID][,aio=sync]\n"
+"                       a virtio-blk disk backed by a raw image or block device.\n"
+"                       ro: read-only; cow: an instant copy-on-write clone\n"
+"                       (FICLONE: btrfs, xfs) discarded at exit, leaving PATH\n"
+"                       untouched; serial: the ID the guest reads, up to 20\n"
+"                       bytes (default: bmvm-diskN); aio=sync: no io_uring\n"
+"  --share DIR[,tag=NAME][,ro]\n"
+"                       share DIR over 9P2000.L (virtio-9p); the guest mounts\n"
+"                       it with: mount -t 9p -o trans=virtio NAME /mnt\n"
+"                       (default tag: share; share2, share3... for later ones)\n"
+"  --net user[,hostfwd=tcp|udp:[HOSTIP]:PORT-[GUESTIP]:PORT]...[,mac=MAC]\n"
+"                       a virtio-net NIC on user-mode NAT (libslirp), as QEMU's\n"
+"                       user networking: the guest gets 10.0.2.15 by DHCP;\n"
+"                       10.0.2.2 is the host's loopback, 10.0.2.3 a DNS relay.\n"
+"                       hostfwd forwards the host's HOSTIP:PORT (default: every\n"
+"                       address) to the guest's GUESTIP:PORT (default:\n"
+"                       10.0.2.15), e.g. hostfwd=tcp:127.0.0.1:2222-:22\n"
+"  --net tap=NAME[,mac=MAC]\n"
+"                       a virtio-net NIC on the host's tap interface NAME\n"
+"                       (Linux; make one with: ip tuntap add NAME mode tap\n"
+"                       user $USER). mac, for either kind: the NIC's address\n"
+"                       (default: 52:54:00:XX:XX:NN, XX random per run, NN 56\n"
+"                       for the first --net, 57 for the next...)\n"
+"  --console BACKEND    a virtio-console (hvc0) on stdio, pty, file=PATH or\n"
+"                       socket=PATH, as --serial\n"
+"  --no-rng             no virtio-rng (default: one, fed by getrandom)\n"
+"  --no-balloon         no virtio-balloon (default: one, with statistics)\n"
+"  --no-input           no virtio keyboard and tablet (default: both)\n"
+"\n"
 "Running:\n"
 "  --serial BACKEND     the PL011 serial port: stdio (default), pty (prints its\n"
 "                       path), file=PATH (output only) or socket=PATH (a unix\n"
@@ -41,6 +71,13 @@ static const char usage_text[] =
 "  --on-reset ACTION    on a guest reset: reboot (default; the kernel and initrd\n"
 "                       are read again) or exit (exit 0)\n"
 "  -v, --verbose        log power events, resets and emulated accesses\n"
+"\n"
+"Control:\n"
+"  --api-socket PATH    serve the control API (HTTP + JSON, docs/API.md) on a\n"
+"                       unix socket created 0600 at PATH and removed at exit;\n"
+"                       drive it with 'bmvm ctl --socket PATH COMMAND' or curl\n"
+"  --restful-uri unix://PATH\n"
+"                       the same, spelled as vfkit spells it\n"
 "\n"
 "Other:\n"
 "  --dump-dtb FILE      write the generated device tree to FILE and exit\n"
@@ -60,6 +97,8 @@ static const char usage_text[] =
 enum {
 	OPT_RAM = 256, OPT_CPUS, OPT_INITRD, OPT_CMDLINE, OPT_FORMAT,
 	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB, OPT_SERIAL, OPT_STOP_TIMEOUT,
+	OPT_API_SOCKET, OPT_RESTFUL_URI,
+	OPT_DISK, OPT_SHARE, OPT_NET, OPT_CONSOLE, OPT_NO_RNG, OPT_NO_BALLOON, OPT_NO_INPUT,
 };
 
 static const struct option long_options[] = {
@@ -73,6 +112,15 @@ static const struct option long_options[] = {
 	{ "on-reset",	required_argument, NULL, OPT_ON_RESET },
 	{ "dump-dtb",	required_argument, NULL, OPT_DUMP_DTB },
 	{ "serial",	required_argument, NULL, OPT_SERIAL },
+	{ "api-socket",	required_argument, NULL, OPT_API_SOCKET },
+	{ "restful-uri", required_argument, NULL, OPT_RESTFUL_URI },
+	{ "disk",	required_argument, NULL, OPT_DISK },
+	{ "share",	required_argument, NULL, OPT_SHARE },
+	{ "net",	required_argument, NULL, OPT_NET },
+	{ "console",	required_argument, NULL, OPT_CONSOLE },
+	{ "no-rng",	no_argument,	   NULL, OPT_NO_RNG },
+	{ "no-balloon",	no_argument,	   NULL, OPT_NO_BALLOON },
+	{ "no-input",	no_argument,	   NULL, OPT_NO_INPUT },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
@@ -98,6 +146,51 @@ static int parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max
 		return err_set(err, EINVAL, "--%s: '%s' is not a number of %s in %" PRIu64
 			       "..%" PRIu64, opt, s, unit, min, max);
 	*out = v;
+	return 0;
+}
+
+static int add_vdev(struct vm_config *c, enum vdev_kind kind, const char *arg,
+		    struct errbuf *err)
+{
+	if (c->nr_vdevs == CONFIG_MAX_VDEVS)
+		return err_set(err, E2BIG, "more than %d virtio devices", CONFIG_MAX_VDEVS);
+	if (arg && !*arg)
+		return err_set(err, EINVAL, "an empty device option value");
+	c->vdev[c->nr_vdevs++] = (struct vdev_spec){ kind, arg };
+	return 0;
+}
+
+/* The devices every machine has unless switched off. */
+static int add_default_vdevs(struct vm_config *c, const bool off[VDEV_NR_KINDS],
+			     struct errbuf *err)
+{
+	static const enum vdev_kind defaults[] = { VDEV_KEYBOARD, VDEV_TABLET, VDEV_RNG,
+						   VDEV_BALLOON };
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]) && !ret; i++)
+		if (!off[defaults[i]])
+			ret = add_vdev(c, defaults[i], NULL, err);
+	return ret;
+}
+
+static int check_consoles(const struct vm_config *c, struct errbuf *err)
+{
+	struct chardev_spec spec;
+	unsigned consoles = 0;
+
+	for (unsigned i = 0; i < c->nr_vdevs; i++) {
+		if (c->vdev[i].kind != VDEV_CONSOLE)
+			continue;
+		if (++consoles > 1)
+			return err_set(err, EINVAL, "--console: one virtio console only");
+		if (chardev_parse(c->vdev[i].arg, &spec, err))
+			return err_set(err, EINVAL, "--console: '%s' is not stdio, pty, file=PATH "
+				       "or socket=PATH", c->vdev[i].arg);
+		if (spec.kind == CHARDEV_STDIO && c->serial.kind == CHARDEV_STDIO)
+			return err_set(err, EINVAL, "--console stdio needs the serial port "
+				       "elsewhere (e.g. --serial file=serial.log)");
+	}
 	return 0;
 }
 
@@ -150,6 +243,26 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 		else
 			return err_set(err, EINVAL, "--on-reset: '%s' is not reboot or exit", arg);
 		return 0;
+	case OPT_API_SOCKET:
+		if (!*arg)
+			return err_set(err, EINVAL, "--api-socket needs a path");
+		c->api_socket = arg;
+		return 0;
+	case OPT_RESTFUL_URI:
+		/* vfkit's spelling; only its unix:// form (bmvm never listens on TCP). */
+		if (strncmp(arg, "unix://", 7) || !arg[7])
+			return err_set(err, EINVAL, "--restful-uri: '%s' is not unix:///PATH "
+				       "(bmvm serves its API on a unix socket only)", arg);
+		c->api_socket = arg + 7;
+		return 0;
+	case OPT_DISK:
+		return add_vdev(c, VDEV_BLK, arg, err);
+	case OPT_SHARE:
+		return add_vdev(c, VDEV_9P, arg, err);
+	case OPT_NET:
+		return add_vdev(c, VDEV_NET, arg, err);
+	case OPT_CONSOLE:
+		return add_vdev(c, VDEV_CONSOLE, arg, err);
 	case 'v':
 		c->verbose = true;
 		return 0;
@@ -159,6 +272,7 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 
 int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 {
+	bool off[VDEV_NR_KINDS] = { false };
 	int opt, ret;
 
 	*c = (struct vm_config){ .nr_cpus = 4, .ram_mib = 256, .cmdline = "",
@@ -177,6 +291,15 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 			return err_set(err, EINVAL, "%s needs a value", argv[optind - 1]);
 		case '?':
 			return err_set(err, EINVAL, "unknown option '%s'", argv[optind - 1]);
+		case OPT_NO_RNG:
+			off[VDEV_RNG] = true;
+			break;
+		case OPT_NO_BALLOON:
+			off[VDEV_BALLOON] = true;
+			break;
+		case OPT_NO_INPUT:
+			off[VDEV_KEYBOARD] = off[VDEV_TABLET] = true;
+			break;
 		default:
 			ret = parse_option(c, opt, optarg, err);
 			if (ret)
@@ -192,5 +315,8 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 		return err_set(err, EINVAL, "no kernel given");
 	if (c->initrd_path && !c->kernel_path)
 		return err_set(err, EINVAL, "--initrd needs a kernel");
-	return CONFIG_RUN;
+	ret = check_consoles(c, err);
+	if (!ret)
+		ret = add_default_vdevs(c, off, err);
+	return ret ? ret : CONFIG_RUN;
 }

@@ -19,6 +19,26 @@ enum reset_action {
 	RESET_EXIT,	/* bmvm exits 0 */
 };
 
+/* The virtio devices a command line can ask for (machine.c places them). */
+enum vdev_kind {
+	VDEV_9P,	/* --share DIR[,tag=NAME][,ro] */
+	VDEV_KEYBOARD,	/* on unless --no-input */
+	VDEV_TABLET,
+	VDEV_BLK,	/* --disk PATH[,ro][,cow][,serial=ID] */
+	VDEV_NET,	/* --net user[,...] | tap=NAME */
+	VDEV_CONSOLE,	/* --console BACKEND */
+	VDEV_RNG,	/* on unless --no-rng */
+	VDEV_BALLOON,	/* on unless --no-balloon */
+	VDEV_NR_KINDS,
+};
+
+struct vdev_spec {
+	enum vdev_kind kind;
+	const char *arg;	/* the option's value as given; the device parses it */
+};
+
+#define CONFIG_MAX_VDEVS	32
+
 /* Everything the command line says; validated by config_parse(). */
 struct vm_config {
 	const char *kernel_path;	/* NULL only with --dump-dtb */
@@ -31,7 +51,10 @@ struct vm_config {
 	unsigned stop_timeout_sec;	/* SIGTERM: grace before a hard stop */
 	enum reset_action on_reset;
 	const char *dump_dtb_path;
+	const char *api_socket;		/* --api-socket / --restful-uri unix://PATH */
 	struct chardev_spec serial;	/* the PL011's backend */
+	struct vdev_spec vdev[CONFIG_MAX_VDEVS];	/* in command-line order */
+	unsigned nr_vdevs;
 	bool verbose;
 };
 

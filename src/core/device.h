@@ -35,9 +35,35 @@ struct fdt_env {
 
 struct device;
 
+/*
+ * Fast paths a device may hand to the accelerator once it exists: an
+ * eventfd signalled on a guest write of @datamatch to the 4-byte register
+ * at @addr (no vCPU exit to user space), and an eventfd that raises an
+ * edge on interrupt @intid when written. Both return 0 or -errno (e.g.
+ * -ENOTSUP); a device falls back to its MMIO handler and irq_line_set().
+ */
+struct device_binder {
+	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t datamatch, int fd);
+	int (*irqfd)(void *opaque, unsigned intid, int fd);
+	void *opaque;
+};
+
+/* A device's live counters and state, for the control API. */
+struct device_stats {
+	const char *kind;		/* "virtio-blk", "pl011", ... */
+	const char *state;		/* "running", "reset", "needs-reset", ... or NULL */
+	uint64_t requests;		/* requests served */
+	uint64_t notifications;		/* the driver's doorbells */
+	uint64_t interrupts;		/* interrupts raised */
+};
+
 struct device_ops {
 	/* Add the device's node(s) under the root node being written. */
 	int (*fdt_node)(struct device *dev, void *fdt, const struct fdt_env *env);
+	/* Optional: set up accelerator fast paths (after the accelerator exists). */
+	void (*bind)(struct device *dev, const struct device_binder *binder);
+	/* Optional: fill in live counters (any thread). */
+	void (*stats)(struct device *dev, struct device_stats *st);
 	/* Back to power-on state (a guest reset). */
 	void (*reset)(struct device *dev);
 	void (*destroy)(struct device *dev);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/thread.h"
 
+#include <signal.h>
+#include <stdio.h>
+
 /*
  * bmvm's threads need little stack. The default 8 MiB costs nothing until
  * touched, but where the host backs anonymous memory with transparent huge
@@ -8,14 +11,39 @@
  */
 #define THREAD_STACK	(512 * 1024)
 
-int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
+/*
+ * Process signals (SIGTERM, SIGINT, ...) belong to the signal thread: a new
+ * thread starts with them blocked, whichever thread creates it, so the
+ * default action never fires on a device thread. SIGUSR2 stays open, since
+ * it kicks vCPUs; faults stay open so they are reported, not hidden.
+ */
+static void thread_signal_mask(sigset_t *set)
 {
+	static const int open_signals[] = { SIGUSR2, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(open_signals) / sizeof(open_signals[0]); i++)
+		sigdelset(set, open_signals[i]);
+}
+
+int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+{
+	sigset_t block, saved;
 	pthread_attr_t attr;
 	int ret;
 
+	thread_signal_mask(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	ret = pthread_create(thread, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
+	if (!ret && name) {
+		char comm[16];	/* what `top -H` and /proc/PID/task/T/comm show */
+
+		snprintf(comm, sizeof(comm), "%s", name);
+		pthread_setname_np(*thread, comm);
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	return ret;
 }

@@ -4,7 +4,10 @@
 
 #include <pthread.h>
 
-/* pthread_create() with the small stack every bmvm thread gets. 0 or an errno. */
-int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg);
+/*
+ * pthread_create() with the small stack and blocked signals every bmvm
+ * thread gets, named @name (up to 15 bytes shown; NULL: unnamed). 0 or an errno.
+ */
+int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
 
 #endif

@@ -23,6 +23,7 @@
 #include "accel/accel.h"
 #include "arch/arm64/machine.h"
 #include "core/thread.h"
+#include "core/vm_api.h"
 
 static void vm_vlog(const char *fmt, va_list ap)
 {
@@ -90,6 +91,8 @@ static void vm_post(struct vm *vm, enum vm_request req, int status)
 void vm_request_stop(struct vm *vm, int status)
 {
 	vm_post(vm, VM_REQ_STOP, status);
+	/* A stop ends a pause: parked vCPUs must leave to be joined. */
+	vm->pause_pending = false;
 }
 
 void vm_request_reset(struct vm *vm)
@@ -113,7 +116,74 @@ bool vm_stopped_from_outside(struct vm *vm)
 
 bool vm_request_pending(struct vm *vm)
 {
-	return vm->request != VM_REQ_NONE;
+	return vm->request != VM_REQ_NONE || vm->pause_pending;
+}
+
+/* ---- pause and resume ------------------------------------------------- */
+
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->request != VM_REQ_NONE || !vm->generation)
+		ret = -EBUSY;
+	else if (vm->paused)
+		ret = -EALREADY;
+	else
+		vm->paused = true;
+	vm->pause_pending = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	if (!ret) {
+		vm_kick_cpus(vm);
+		vm_verbose(vm, "paused");
+	}
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->request == VM_REQ_STOP)
+		ret = -EBUSY;
+	else if (!vm->paused)
+		ret = -EALREADY;
+	vm->paused = false;
+	vm->pause_pending = false;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (!ret)
+		vm_verbose(vm, "resumed");
+	return ret;
+}
+
+bool vm_pause_requested(struct vm *vm)
+{
+	return vm->pause_pending;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	bool all;
+
+	pthread_mutex_lock(&vm->lock);
+	all = vm->paused && vm->cpus_paused == vm->config->nr_cpus;
+	pthread_mutex_unlock(&vm->lock);
+	return all;
+}
+
+void vm_cpu_pause_wait(struct vm_cpu *cpu)
+{
+	struct vm *vm = cpu->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->cpus_paused++;
+	while (vm->paused && vm->request != VM_REQ_STOP)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	vm->cpus_paused--;
+	pthread_mutex_unlock(&vm->lock);
 }
 
 int vm_cpu_ready(struct vm_cpu *cpu, int error)
@@ -168,6 +238,8 @@ enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu)
 		while (vm->generation == gen && vm->request != VM_REQ_STOP)
 			pthread_cond_wait(&vm->cond, &vm->lock);
 		req = vm->request == VM_REQ_STOP ? VM_REQ_STOP : VM_REQ_RESET;
+	} else if (req == VM_REQ_NONE && vm->paused) {
+		req = VM_REQ_PAUSE;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return req;
@@ -331,11 +403,25 @@ static void vm_main_loop(struct vm *vm)
  * Raw-ish input so keys reach the guest as typed, but ISIG stays on: Ctrl-C
  * stops bmvm, which kernel developers want more than a guest-side ^C.
  */
+/* Is stdin a console's input (the serial port's or the virtio console's)? */
+static bool stdin_is_console(const struct vm_config *c)
+{
+	struct chardev_spec spec;
+
+	if (c->serial.kind == CHARDEV_STDIO)
+		return true;
+	for (unsigned i = 0; i < c->nr_vdevs; i++)
+		if (c->vdev[i].kind == VDEV_CONSOLE &&
+		    chardev_parse(c->vdev[i].arg, &spec, NULL) == 0 && spec.kind == CHARDEV_STDIO)
+			return true;
+	return false;
+}
+
 static void term_make_raw(struct vm *vm)
 {
 	struct termios t;
 
-	if (vm->config->serial.kind != CHARDEV_STDIO || !isatty(STDIN_FILENO) ||
+	if (!stdin_is_console(vm->config) || !isatty(STDIN_FILENO) ||
 	    tcgetattr(STDIN_FILENO, &vm->term_saved))
 		return;
 	t = vm->term_saved;
@@ -442,10 +528,12 @@ static int vm_start_cpus(struct vm *vm, unsigned *started)
 
 	for (*started = 0; *started < vm->config->nr_cpus; (*started)++) {
 		struct vm_cpu *cpu = &vm->cpu[*started];
+		char name[16];
 
 		cpu->vm = vm;
 		cpu->index = *started;
-		ret = thread_create(&cpu->thread, vm_cpu_thread, cpu);
+		snprintf(name, sizeof(name), "vcpu%u", *started);
+		ret = thread_create(&cpu->thread, vm_cpu_thread, cpu, name);
 		if (ret) {
 			vm_error(vm, "cannot start vCPU thread %u: %s", *started, strerror(ret));
 			vm_request_stop(vm, VM_EXIT_SETUP);
@@ -498,8 +586,12 @@ static int vm_setup(struct vm *vm)
 	}
 	machine_accel_config(vm, &ac);
 	if (accel_create(&vm->accel, &ac, &err) ||
-	    accel_map_memory(vm->accel, vm->mem.base, vm->mem.host, vm->mem.size, &err) ||
-	    machine_load(vm, &err)) {
+	    accel_map_memory(vm->accel, vm->mem.base, vm->mem.host, vm->mem.size, &err)) {
+		vm_error(vm, "%s", err.msg);
+		return -1;
+	}
+	machine_bind_devices(vm);
+	if (machine_load(vm, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
@@ -544,13 +636,19 @@ static int vm_execute(struct vm *vm)
 	handled_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* every thread inherits this */
 	signal(SIGPIPE, SIG_IGN);
-	sig_started = thread_create(&sig_thread, vm_signal_thread, vm) == 0;
+	sig_started = thread_create(&sig_thread, vm_signal_thread, vm, "signals") == 0;
 	term_make_raw(vm);
-	if (vm_start_cpus(vm, &started) == 0)
+	/* After the mask: the API server's thread must not take process signals. */
+	if (vm_api_start(vm)) {
+		vm->exit_status = VM_EXIT_SETUP;
+		started = 0;
+	} else if (vm_start_cpus(vm, &started) == 0) {
 		vm_main_loop(vm);
+	}
 	vm_request_stop(vm, vm->exit_status);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(vm->cpu[i].thread, NULL);
+	vm_api_stop(vm);
 	if (sig_started) {
 		/* Not pthread_cancel(): unwinding a thread is messier than a flag. */
 		vm->signal_thread_quit = true;

@@ -19,6 +19,7 @@
 
 struct accel;
 struct accel_vcpu;
+struct api_server;
 struct machine;
 
 /* What the VM has been asked to do next; the main thread carries it out. */
@@ -26,6 +27,18 @@ enum vm_request {
 	VM_REQ_NONE,
 	VM_REQ_STOP,	/* vCPUs leave their loops; bmvm exits with vm->exit_status */
 	VM_REQ_RESET,	/* vCPUs park; the machine is reset; they start again */
+	VM_REQ_PAUSE,	/* (returned to vCPUs only) park until vm_resume() */
+};
+
+/* Why vCPUs left the guest, counted per vCPU for /metrics. */
+enum vm_exit_stat {
+	VM_STAT_MMIO,		/* a device access (decoded by the hardware) */
+	VM_STAT_MMIO_EMULATED,	/* a device access bmvm decoded (ISV=0) */
+	VM_STAT_TRAP,		/* a raw trap: HVC, sysreg, WFI (Hypervisor.framework) */
+	VM_STAT_KICK,		/* a request or signal interrupted the run */
+	VM_STAT_POWER,		/* PSCI power events */
+	VM_STAT_OTHER,
+	VM_STAT_NR,
 };
 
 struct vm_cpu {
@@ -33,6 +46,7 @@ struct vm_cpu {
 	unsigned index;
 	pthread_t thread;
 	struct accel_vcpu *vcpu;	/* owned and used by this vCPU's thread only */
+	_Atomic uint64_t exits[VM_STAT_NR];
 };
 
 struct vm {
@@ -60,6 +74,12 @@ struct vm {
 	unsigned barrier_count;	/* vCPUs waiting in vm_cpu_barrier() */
 	unsigned barrier_phase;	/* bumped when the last one arrives */
 
+	bool paused;		/* under lock: vCPUs are to stay parked */
+	unsigned cpus_paused;	/* under lock: vCPUs parked by a pause */
+	_Atomic bool pause_pending;	/* lock-free mirror of paused, for vCPU loops */
+	int64_t start_ms;	/* CLOCK_MONOTONIC at start, for uptime */
+	struct api_server *api;
+
 	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
 	_Atomic int stop_signal;		/* the signal that stopped the run, or 0 */
 	_Atomic int64_t stop_deadline_ms;	/* SIGTERM grace ends then; 0: none */
@@ -74,6 +94,19 @@ int vm_run(const struct vm_config *config);
 void vm_request_stop(struct vm *vm, int status);
 /* Any thread: reset the guest (or exit, per --on-reset). */
 void vm_request_reset(struct vm *vm);
+
+/*
+ * Any thread: park every vCPU (returns at once; vm_paused() says when all
+ * are parked) / let them run again. 0, -EALREADY when already in that
+ * state, -EBUSY while a stop or reset is under way.
+ */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* Any thread: is a pause in force, and are all vCPUs parked? */
+bool vm_pause_requested(struct vm *vm);
+bool vm_paused(struct vm *vm);
+/* vCPU threads, after vm_cpu_wait_request() said VM_REQ_PAUSE: park until resumed or stopped. */
+void vm_cpu_pause_wait(struct vm_cpu *cpu);
 
 /* Wake the main loop (e.g. a device can take more console input). */
 void vm_wake(struct vm *vm);

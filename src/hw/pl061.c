@@ -173,7 +173,7 @@ static int pl061_start_pulser(struct pl061 *g)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = thread_create(&g->pulser, pl061_pulser, g);
+	ret = thread_create(&g->pulser, pl061_pulser, g, "pl061-pulser");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		return -ret;

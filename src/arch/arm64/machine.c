@@ -16,6 +16,7 @@
 #include "hw/pl011.h"
 #include "hw/pl061.h"
 #include "hw/testdev.h"
+#include "virtio/devices.h"
 
 #define SZ_64K	0x10000ULL
 #define SZ_2M	0x200000ULL
@@ -203,26 +204,105 @@ static const struct machine_device {
 	{ ARM64_TESTDEV_BASE, 0x1000, 0,               create_testdev },
 };
 
-static int create_devices(struct vm *vm, struct errbuf *err)
-{
-	struct machine *m = vm->machine;
+/*
+ * The virtio devices: one line each. The first device of a kind with a
+ * home slot sits there (DESIGN.md: 0 9p, 1 keyboard, 2 tablet, 3 GPU);
+ * everything else takes the next free slot from 4, in command-line order,
+ * so the first --disk is the guest's first disk.
+ */
+static const struct virtio_kind {
+	virtio_create_fn *create;
+	int home_slot;		/* -1: none */
+} virtio_kinds[VDEV_NR_KINDS] = {
+	[VDEV_9P]	= { virtio_9p_create,		0 },
+	[VDEV_KEYBOARD]	= { virtio_keyboard_create,	1 },
+	[VDEV_TABLET]	= { virtio_tablet_create,	2 },
+	[VDEV_BLK]	= { virtio_blk_create,		-1 },
+	[VDEV_NET]	= { virtio_net_create,		-1 },
+	[VDEV_CONSOLE]	= { virtio_console_create,	-1 },
+	[VDEV_RNG]	= { virtio_rng_create,		-1 },
+	[VDEV_BALLOON]	= { virtio_balloon_create,	-1 },
+};
 
-	for (size_t i = 0; i < sizeof(machine_devices) / sizeof(machine_devices[0]); i++) {
-		const struct machine_device *d = &machine_devices[i];
-		struct device_slot slot = {
-			.bus = &vm->bus, .mem = &vm->mem, .base = d->base, .size = d->size,
-			.irq = { .set = vm_irq_set, .opaque = vm, .intid = 32 + d->spi },
-		};
+static struct device_slot machine_slot(struct vm *vm, uint64_t base, uint64_t size,
+				       unsigned spi)
+{
+	return (struct device_slot){
+		.bus = &vm->bus, .mem = &vm->mem, .base = base, .size = size,
+		.irq = { .set = vm_irq_set, .opaque = vm, .intid = 32 + spi },
+	};
+}
+
+static int add_device(struct machine *m, struct device *dev, struct errbuf *err)
+{
+	if (m->nr_devices == ARM64_MAX_DEVICES) {
+		dev->ops->destroy(dev);
+		return err_set(err, ENOSPC, "more than %d devices", ARM64_MAX_DEVICES);
+	}
+	m->device[m->nr_devices++] = dev;
+	return 0;
+}
+
+static int virtio_slot_take(bool used[ARM64_VIRTIO_SLOTS], int home)
+{
+	if (home >= 0 && !used[home])
+		return home;
+	for (int n = ARM64_VIRTIO_FIRST_FREE_SLOT; n < ARM64_VIRTIO_SLOTS; n++)
+		if (!used[n])
+			return n;
+	return -1;
+}
+
+static int create_virtio_devices(struct vm *vm, struct errbuf *err)
+{
+	const struct vm_config *c = vm->config;
+	bool used[ARM64_VIRTIO_SLOTS] = { false };
+	unsigned count[VDEV_NR_KINDS] = { 0 };
+
+	used[ARM64_VIRTIO_SLOT_GPU] = true;
+	for (unsigned i = 0; i < c->nr_vdevs; i++) {
+		const struct virtio_kind *k = &virtio_kinds[c->vdev[i].kind];
+		struct virtio_env env = { .index = count[c->vdev[i].kind]++,
+					  .verbose = c->verbose };
+		int n = virtio_slot_take(used, k->home_slot);
+		struct device_slot slot;
+		struct device *dev;
 		int ret;
 
-		if (m->nr_devices == ARM64_MAX_DEVICES)
-			return err_set(err, ENOSPC, "more than %d devices", ARM64_MAX_DEVICES);
-		ret = d->create(vm, &slot, &m->device[m->nr_devices], err);
+		if (n < 0)
+			return err_set(err, ENOSPC, "more than %d virtio devices", ARM64_VIRTIO_SLOTS);
+		used[n] = true;
+		slot = machine_slot(vm, ARM64_VIRTIO_BASE + (uint64_t)n * ARM64_VIRTIO_SIZE,
+				    ARM64_VIRTIO_SIZE, ARM64_VIRTIO_SPI + (unsigned)n);
+		ret = k->create(&slot, &env, c->vdev[i].arg, &dev, err);
 		if (ret)
 			return ret;
-		m->nr_devices++;
+		if (c->vdev[i].kind == VDEV_KEYBOARD)
+			vm->machine->keyboard = dev;
+		else if (c->vdev[i].kind == VDEV_TABLET)
+			vm->machine->tablet = dev;
+		ret = add_device(vm->machine, dev, err);
+		if (ret)
+			return ret;
 	}
 	return 0;
+}
+
+static int create_devices(struct vm *vm, struct errbuf *err)
+{
+	for (size_t i = 0; i < sizeof(machine_devices) / sizeof(machine_devices[0]); i++) {
+		const struct machine_device *d = &machine_devices[i];
+		struct device_slot slot = machine_slot(vm, d->base, d->size, d->spi);
+		struct device *dev;
+		int ret;
+
+		ret = d->create(vm, &slot, &dev, err);
+		if (!ret)
+			ret = add_device(vm->machine, dev, err);
+		if (ret)
+			return ret;
+	}
+	return create_virtio_devices(vm, err);
 }
 
 /* ---- device tree ------------------------------------------------------ */
@@ -488,6 +568,33 @@ int machine_power_button(struct vm *vm)
 	if (!pl061_line_armed(gpio, PL061_LINE_POWER))
 		return -ENOTCONN;
 	return pl061_pulse(gpio, PL061_LINE_POWER);
+}
+
+static int bind_ioeventfd(void *opaque, uint64_t addr, uint32_t datamatch, int fd)
+{
+	return accel_ioeventfd(opaque, addr, datamatch, fd);
+}
+
+static int bind_irqfd(void *opaque, unsigned intid, int fd)
+{
+	return accel_irqfd(opaque, intid, fd);
+}
+
+void machine_bind_devices(struct vm *vm)
+{
+	struct device_binder binder = { bind_ioeventfd, bind_irqfd, vm->accel };
+	struct machine *m = vm->machine;
+
+	for (unsigned i = 0; i < m->nr_devices; i++)
+		if (m->device[i]->ops->bind)
+			m->device[i]->ops->bind(m->device[i], &binder);
+}
+
+int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n)
+{
+	struct device *dev = tablet ? vm->machine->tablet : vm->machine->keyboard;
+
+	return dev ? virtio_input_inject(dev, ev, n) : -ENODEV;
 }
 
 void machine_kick(struct vm *vm)

@@ -7,6 +7,7 @@
  * images. core/vm.c drives it; nothing here knows which accelerator runs it.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,12 @@
 #define ARM64_PL061_BASE	0x09030000ULL	/* GPIO with the power button, as QEMU virt */
 #define ARM64_PL061_SPI		7
 #define ARM64_TESTDEV_BASE	0x090f0000ULL
-#define ARM64_VIRTIO_BASE	0x0a000000ULL
+#define ARM64_VIRTIO_BASE	0x0a000000ULL	/* slot n at + n * 0x200, SPI 48 + n */
+#define ARM64_VIRTIO_SIZE	0x200ULL
+#define ARM64_VIRTIO_SPI	48
+#define ARM64_VIRTIO_SLOTS	32
+#define ARM64_VIRTIO_SLOT_GPU	3
+#define ARM64_VIRTIO_FIRST_FREE_SLOT	4
 #define ARM64_RAM_BASE		0x40000000ULL
 #define ARM64_GIC_NR_IRQS	128		/* 32 private + 96 SPIs */
 #define ARM64_FDT_MAX_SIZE	0x10000ULL
@@ -34,7 +40,7 @@
 #define ARM64_PHANDLE_GIC	1
 #define ARM64_PHANDLE_APB_CLOCK	2
 
-#define ARM64_MAX_DEVICES	16
+#define ARM64_MAX_DEVICES	(4 + ARM64_VIRTIO_SLOTS)
 
 struct vm;
 
@@ -49,6 +55,7 @@ struct machine {
 	unsigned nr_devices;
 	struct device *console;		/* the PL011 that stdin feeds */
 	struct device *gpio;		/* the PL061 with the power button */
+	struct device *keyboard, *tablet;	/* virtio-input, or NULL */
 	struct psci_cpus psci;		/* PSCI in bmvm, for accelerators that trap HVC */
 	bool psci_ready;
 };
@@ -78,6 +85,13 @@ int machine_load(struct vm *vm, struct errbuf *err);
  * while a press is in progress.
  */
 int machine_power_button(struct vm *vm);
+
+/* After the accelerator exists: give devices its fast paths (ioeventfd, irqfd). */
+void machine_bind_devices(struct vm *vm);
+
+struct virtio_input_event;
+/* Any thread: inject input events into the keyboard or the tablet. -ENODEV: none. */
+int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n);
 
 /* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
 void machine_kick(struct vm *vm);

@@ -256,8 +256,23 @@ static int vcpu_handle_trap(struct arm64_vcpu *v, const struct accel_exit *exit)
 }
 
 /* Returns 0 to keep running, or -errno to end the run with an error. */
+static enum vm_exit_stat exit_stat(enum accel_exit_reason reason)
+{
+	switch (reason) {
+	case ACCEL_EXIT_MMIO:		return VM_STAT_MMIO;
+	case ACCEL_EXIT_DABT_NISV:	return VM_STAT_MMIO_EMULATED;
+	case ACCEL_EXIT_EXCEPTION:	return VM_STAT_TRAP;
+	case ACCEL_EXIT_KICKED:		return VM_STAT_KICK;
+	case ACCEL_EXIT_POWEROFF:
+	case ACCEL_EXIT_RESET:		return VM_STAT_POWER;
+	case ACCEL_EXIT_UNKNOWN:	break;
+	}
+	return VM_STAT_OTHER;
+}
+
 static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
 {
+	v->cpu->exits[exit_stat(exit->reason)]++;
 	switch (exit->reason) {
 	case ACCEL_EXIT_MMIO:
 		return vcpu_mmio(v, exit->mmio.addr, &exit->mmio.data, exit->mmio.len,
@@ -305,6 +320,21 @@ static void vcpu_report_where(struct arm64_vcpu *v)
 		 pstate & (1 << 7) ? "masked" : "unmasked");
 }
 
+/*
+ * Park until resumed. The guest's virtual counter stands still meanwhile
+ * (as QEMU does on stop/cont), so its timers neither fire in a burst nor
+ * see time jump by the length of the pause.
+ */
+static void vcpu_pause(struct arm64_vcpu *v)
+{
+	uint64_t cnt;
+	bool saved = accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTVCT, &cnt) == 0;
+
+	vm_cpu_pause_wait(v->cpu);
+	if (saved)
+		accel_vcpu_set_reg(v->vcpu, ACCEL_REG_CNTVCT, cnt);
+}
+
 static void vcpu_loop(struct arm64_vcpu *v)
 {
 	struct accel_exit exit = { .reason = ACCEL_EXIT_KICKED };
@@ -318,6 +348,8 @@ static void vcpu_loop(struct arm64_vcpu *v)
 				vcpu_report_where(v);
 				return;
 			}
+			if (req == VM_REQ_PAUSE)
+				vcpu_pause(v);
 			/* As at start-up: every vCPU resets before any runs. */
 			if (req == VM_REQ_RESET && (vcpu_reset(v) || vm_cpu_barrier(v->cpu)))
 				break;
