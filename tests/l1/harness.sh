@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Harness library for L1 case files (busybox ash). /init sources it, then the
 # case file. Everything a case prints to the console goes through here, so the
 # host-side runner only has to parse three line kinds:
