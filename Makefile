@@ -14,7 +14,8 @@ FUZZ_SECS   ?= 30
 
 MESON_OPTS  ?= -Dwerror=true
 
-.PHONY: all deps native arm64 arm64-asan guests demo check unit asan fuzz integration bench clean
+.PHONY: all deps native arm64 arm64-asan guests demo check unit asan fuzz integration bench \
+	bench-blk9p bench-api testbed-smoke clean
 
 all: native
 
@@ -71,6 +72,18 @@ check: deps
 
 bench: arm64 guests
 	@bash bench/run $(ARM64_BUILD)/bmvm $(GUESTS)
+
+# virtio-blk and 9p throughput in the guest, bmvm against QEMU in the same emulated host
+bench-blk9p: arm64 guests
+	@bash bench/run-blk9p $(ARM64_BUILD)/bmvm
+
+# control API latency (GET /vm/state) and bmvm's idle CPU with the API open
+bench-api: arm64 guests
+	@bash bench/run-api $(ARM64_BUILD)/bmvm $(GUESTS)
+
+# the emulated host's own tools (l1tool, modules, QEMU tree, L2 flavours)
+testbed-smoke: arm64
+	@bash tests/l1/testbed-smoke $(ARM64_BUILD)/bmvm
 
 clean:
 	rm -rf build

@@ -265,3 +265,17 @@ run_case api-socket-in-use 2 30 'in use' -- sh -c \
 	 bmvm $G/hang.elf --cpus 1 --api-socket /tmp/api4.sock; rc=\$?; kill -TERM \$pid; wait \$pid; exit \$rc"
 run_case api-restful-uri 0 30 'gone' -- sh -c \
 	"bmvm $G/hello.elf --cpus 1 --restful-uri unix:///tmp/api5.sock >/dev/null; [ ! -e /tmp/api5.sock ] && echo gone"
+# Stop through the API is graceful: the Linux guest hears its power button,
+# powers off, bmvm exits 0 and the socket is gone.
+run_case api-stop-linux 0 180 'socket gone' -- sh -c \
+	"bmvm /payload/Image --initrd /payload/l2-initrd.cpio.gz --cpus 1 --ram 256 \
+	   --cmdline 'console=ttyAMA0 quiet bmvm.wait' --api-socket /tmp/api6.sock >/tmp/as.out 2>&1 & pid=\$!
+	 /tmp/waitfor /tmp/as.out 'L2 LINUX UP'
+	 bmvm ctl --socket /tmp/api6.sock stop; wait \$pid; rc=\$?; cat /tmp/as.out
+	 [ -e /tmp/api6.sock ] || echo 'socket gone'; exit \$rc"
+grep -q 'L2 POWER BUTTON' "$CASE_OUT" || fail api-stop-linux-button "the guest did not see the button" "$CASE_OUT"
+# The serial port on a unix socket: a client reads the guest's output.
+run_case serial-socket 0 60 'tick 1 ' -- sh -c \
+	"bmvm $G/ticker.elf --cpus 1 --serial socket=/tmp/ser.sock --api-socket /tmp/api7.sock 2>/dev/null & pid=\$!
+	 l1tool connect /tmp/ser.sock -t 30 -e 'tick 1 '; rc=\$?
+	 bmvm ctl --socket /tmp/api7.sock hard-stop; wait \$pid; exit \$rc"

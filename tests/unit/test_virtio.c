@@ -237,6 +237,24 @@ static void test_reset_stops_queue(void **state)
 	assert_int_equal(d->vdev->driver_features, F(VIRTIO_F_VERSION_1));
 }
 
+/* A live queue cannot be moved or switched off under the device thread. */
+static void test_queue_frozen_after_driver_ok(void **state)
+{
+	struct vdriver *d = *state;
+	uint64_t buf = vdriver_alloc(d, 64, 16);
+	struct vdriver_seg seg = { buf, 32, true };
+	uint32_t len;
+
+	assert_int_equal(vdriver_bring_up(d, ALL_FEATURES), 0);
+	vdriver_write32(d, VD_QUEUE_SEL, 0);
+	vdriver_write32(d, VD_QUEUE_READY, 0);
+	vdriver_write32(d, VD_QUEUE_DESC, 0x1000);
+	assert_int_equal(vdriver_read32(d, VD_QUEUE_READY), 1);
+	assert_int_equal(d->vdev->vq[0].desc_gpa, d->q[0].desc);
+	assert_int_equal(vdriver_request(d, 0, &seg, 1, &len), 0);
+	assert_int_equal(len, 32);
+}
+
 static void test_config_space_bounds(void **state)
 {
 	struct vdriver *d = *state;
@@ -259,6 +277,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_avail_index_jump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx_suppresses_interrupts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_stops_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_frozen_after_driver_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_space_bounds, setup, teardown),
 	};
 
