@@ -19,31 +19,11 @@
 #include <unistd.h>
 
 #include "virtio/blk_req.h"
+#include "fuzz_input.h"
 #include "vdriver.h"
 
 #define MAX_IOV		16
 #define MAX_IOV_LEN	4096
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take8(struct input *in)
-{
-	uint8_t v = 0;
-
-	if (in->n) {
-		v = *in->p++;
-		in->n--;
-	}
-	return v;
-}
-
-static uint16_t take16(struct input *in)
-{
-	return (uint16_t)(take8(in) | take8(in) << 8);
-}
 
 static uint64_t take64(struct input *in)
 {
@@ -269,17 +249,6 @@ static void dev_get(void)
 	vd_ready = true;
 }
 
-static void notify_locked(struct virtio_dev *vdev, void *arg)
-{
-	(void)arg;
-	if (!vdev->vq[0].ready || !virtio_running(vdev))
-		return;
-	if (!vdev->vq[0].broken)
-		vdev->ops->queue_notify(vdev, 0);
-	if (vdev->vq[0].broken)
-		virtio_fail(vdev, "fuzz: broken queue");
-}
-
 static void fuzz_device(struct input *in)
 {
 	uint64_t features, payload;
@@ -331,9 +300,9 @@ static void fuzz_device(struct input *in)
 		}
 		vdriver_add(&vd, 0, seg, n, how & 1);
 		if (how & 2)
-			virtio_with_work_lock(vd.vdev, notify_locked, NULL);
+			vdriver_run_queue(&vd, 0);
 	}
-	virtio_with_work_lock(vd.vdev, notify_locked, NULL);
+	vdriver_run_queue(&vd, 0);
 	/* What came back is not read: the next input resets the device and its rings. */
 }
 

@@ -20,28 +20,8 @@
 #include <string.h>
 
 #include "virtio/net_backend.h"
+#include "fuzz_input.h"
 #include "vdriver.h"
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take8(struct input *in)
-{
-	uint8_t v = 0;
-
-	if (in->n) {
-		v = *in->p++;
-		in->n--;
-	}
-	return v;
-}
-
-static uint16_t take16(struct input *in)
-{
-	return (uint16_t)(take8(in) | take8(in) << 8);
-}
 
 /* ---- the parser ----------------------------------------------------------- */
 
@@ -163,21 +143,9 @@ static void dev_get(void)
 	vd_ready = true;
 }
 
-static void notify_locked(struct virtio_dev *vdev, void *arg)
-{
-	unsigned q = (unsigned)(uintptr_t)arg;
-
-	if (!vdev->vq[q].ready || !virtio_running(vdev))
-		return;
-	if (!vdev->vq[q].broken)
-		vdev->ops->queue_notify(vdev, q);
-	if (vdev->vq[q].broken)
-		virtio_fail(vdev, "fuzz: broken queue");
-}
-
 static void notify(unsigned q)
 {
-	virtio_with_work_lock(vd.vdev, notify_locked, (void *)(uintptr_t)q);
+	vdriver_run_queue(&vd, q);
 }
 
 /* Buffer lengths of the shapes that matter: a header, header + frame, MTU-sized, odd. */

@@ -85,22 +85,9 @@ static struct vdriver *dev_get(unsigned i, const uint8_t *data, size_t size)
 	return &vd[i];
 }
 
-static void notify_locked(struct virtio_dev *vdev, void *arg)
-{
-	unsigned q = (unsigned)(uintptr_t)arg;
-
-	/* What the transport's queue kick does on the device thread. */
-	if (!vdev->vq[q].ready || !virtio_running(vdev))
-		return;
-	if (!vdev->vq[q].broken)
-		vdev->ops->queue_notify(vdev, q);
-	if (vdev->vq[q].broken)
-		virtio_fail(vdev, "fuzz: broken queue");
-}
-
 static void notify(struct prog *p, unsigned q)
 {
-	virtio_with_work_lock(p->d->vdev, notify_locked, (void *)(uintptr_t)q);
+	vdriver_run_queue(p->d, q);
 }
 
 /* A guest address: mostly inside the payload, sometimes anywhere at all. */

@@ -267,3 +267,20 @@ unsigned vdriver_wait_irq(struct vdriver *d, unsigned seen, int ms)
 	pthread_mutex_unlock(&d->lock);
 	return n;
 }
+
+static void run_queue_locked(struct virtio_dev *vdev, void *arg)
+{
+	unsigned q = (unsigned)(uintptr_t)arg;
+
+	if (!vdev->vq[q].ready || !virtio_running(vdev))
+		return;
+	if (!vdev->vq[q].broken)
+		vdev->ops->queue_notify(vdev, q);
+	if (vdev->vq[q].broken)
+		virtio_fail(vdev, "broken queue");
+}
+
+void vdriver_run_queue(struct vdriver *d, unsigned q)
+{
+	virtio_with_work_lock(d->vdev, run_queue_locked, (void *)(uintptr_t)q);
+}

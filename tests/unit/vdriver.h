@@ -108,6 +108,12 @@ int vdriver_request(struct vdriver *d, unsigned q, const struct vdriver_seg *seg
 		    uint32_t *len);
 /* Wait (up to @ms) for the next used entry of @q. 0 or -ETIMEDOUT. */
 int vdriver_wait_used(struct vdriver *d, unsigned q, uint16_t *head, uint32_t *len, int ms);
+/*
+ * Do what the device thread does on a notification of queue @q, on this
+ * thread (under the device's work lock): fuzzers use it to stay
+ * deterministic. A broken ring sets NEEDS_RESET, as the transport would.
+ */
+void vdriver_run_queue(struct vdriver *d, unsigned q);
 /* Wait (up to @ms) until more than @seen interrupt edges happened; returns the count. */
 unsigned vdriver_wait_irq(struct vdriver *d, unsigned seen, int ms);
 
