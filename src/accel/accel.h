@@ -78,6 +78,8 @@ enum accel_reg {
 	ACCEL_REG_FAR_EL1,
 	ACCEL_REG_VBAR_EL1,
 	ACCEL_REG_CNTVCT,	/* the virtual counter; writing it moves the VM's offset */
+	ACCEL_REG_CNTV_CTL,	/* the virtual timer's control (ENABLE, IMASK, ISTATUS) */
+	ACCEL_REG_CNTV_CVAL,	/* and its compare value */
 	ACCEL_NR_REGS,
 };
 

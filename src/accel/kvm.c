@@ -368,6 +368,8 @@ static uint64_t kvm_reg_id(enum accel_reg reg)
 	case ACCEL_REG_FAR_EL1:	  return ARM64_SYS_REG(3, 0, 6, 0, 0);
 	case ACCEL_REG_VBAR_EL1:  return ARM64_SYS_REG(3, 0, 12, 0, 0);
 	case ACCEL_REG_CNTVCT:    return KVM_REG_ARM_TIMER_CNT;
+	case ACCEL_REG_CNTV_CTL:  return KVM_REG_ARM_TIMER_CTL;
+	case ACCEL_REG_CNTV_CVAL: return KVM_REG_ARM_TIMER_CVAL;
 	default:		  return 0;
 	}
 }

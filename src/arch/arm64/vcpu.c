@@ -301,6 +301,25 @@ static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
 	return -EIO;
 }
 
+/*
+ * With --verbose, the virtual timer too: a guest asleep with its timer
+ * enabled, unmasked and expired (ISTATUS) is waiting for an interrupt that
+ * was not delivered.
+ */
+static void vcpu_report_timer(struct arm64_vcpu *v)
+{
+	uint64_t ctl, cval, cnt;
+
+	if (accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTV_CTL, &ctl) ||
+	    accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTV_CVAL, &cval) ||
+	    accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTVCT, &cnt))
+		return;
+	vm_verbose(v->vm, "vCPU %u virtual timer: %s%s%s, compare %s the counter by %" PRIu64
+		   " ticks", v->cpu->index, ctl & 1 ? "enabled" : "disabled",
+		   ctl & 2 ? ", masked" : "", ctl & 4 ? ", firing" : "",
+		   cval > cnt ? "ahead of" : "behind", cval > cnt ? cval - cnt : cnt - cval);
+}
+
 /* A hung guest stopped by --timeout or a signal: where was each vCPU? */
 static void vcpu_report_where(struct arm64_vcpu *v)
 {
@@ -318,6 +337,7 @@ static void vcpu_report_where(struct arm64_vcpu *v)
 	vm_error(v->vm, "vCPU %u was at pc 0x%" PRIx64 " (EL%u, interrupts %s)",
 		 v->cpu->index, pc, (unsigned)(pstate >> 2) & 3,
 		 pstate & (1 << 7) ? "masked" : "unmasked");
+	vcpu_report_timer(v);
 }
 
 /*
