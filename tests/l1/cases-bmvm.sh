@@ -125,13 +125,17 @@ cat >/tmp/reach <<'EOS'
 # most), then kill it; prints REACHED.
 m=$1; shift
 "$@" >/tmp/reach.out 2>&1 & p=$!
-/tmp/waitfor /tmp/reach.out "$m"
+trap 'kill -KILL $p $w; exit 143' TERM
+/tmp/waitfor /tmp/reach.out "$m" & w=$!
+wait $w	# in the background, so a TERM is taken at once
 kill -KILL $p; wait $p 2>/dev/null
 cat /tmp/reach.out
 grep -q "$m" /tmp/reach.out && echo REACHED
 EOS
 chmod +x /tmp/reach
-run_case virtio-linux-smp 0 120 'REACHED' -- /tmp/reach 'L2 LINUX UP 2' bmvm $V/Image \
+# The open 2-vCPU stall (README) may strike here: a run that has not come
+# up in 50 s is a FLAKE and runs once more.
+run_case_retry virtio-linux-smp 0 50 'REACHED' -- /tmp/reach 'L2 LINUX UP 2' bmvm $V/Image \
 	--initrd $V/initrd.cpio.gz --cpus 2 --ram 512 --cmdline console=ttyAMA0 \
 	--disk /tmp/vd1 --share /tmp/vshare --net user --console pty
 grep -q 'L2 INSMOD FAIL' "$CASE_OUT" && fail virtio-linux-smp-insmod "a driver did not load" "$CASE_OUT"
