@@ -60,17 +60,23 @@ static uint64_t offered_features(const struct virtio_dev *vdev)
 
 /* ---- interrupts ------------------------------------------------------- */
 
-static void raise_interrupt(struct virtio_dev *vdev, uint32_t why)
+/* Signal the interrupt line (InterruptStatus already says why). */
+static void pulse_interrupt(struct virtio_dev *vdev)
 {
 	uint64_t one = 1;
 
-	atomic_fetch_or(&vdev->isr, why);
 	vdev->interrupts++;
 	/* Edge-triggered (the FDT says so): a pulse per event, nothing to lower. */
 	if (vdev->irq_fd >= 0 && write(vdev->irq_fd, &one, sizeof(one)) == sizeof(one))
 		return;
 	irq_line_set(&vdev->irq, true);
 	irq_line_set(&vdev->irq, false);
+}
+
+static void raise_interrupt(struct virtio_dev *vdev, uint32_t why)
+{
+	atomic_fetch_or(&vdev->isr, why);
+	pulse_interrupt(vdev);
 }
 
 void virtio_notify_queue(struct virtio_dev *vdev, unsigned q)
@@ -91,14 +97,21 @@ void virtio_fail(struct virtio_dev *vdev, const char *why)
 {
 	bool first;
 
+	/*
+	 * The config-change bit goes up with NEEDS_RESET, under the lock: a
+	 * driver that sees the status must also see why it was interrupted.
+	 */
 	pthread_mutex_lock(&vdev->reg_lock);
 	first = !(vdev->status & VIRTIO_STATUS_NEEDS_RESET);
-	vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (first) {
+		atomic_fetch_or(&vdev->isr, VIRTIO_INT_CONFIG);
+		vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
+	}
 	pthread_mutex_unlock(&vdev->reg_lock);
 	if (!first)
 		return;
+	pulse_interrupt(vdev);
 	fprintf(stderr, "bmvm: %s: %s; the device needs a reset\n", vdev->tag, why);
-	raise_interrupt(vdev, VIRTIO_INT_CONFIG);
 }
 
 bool virtio_running(struct virtio_dev *vdev)

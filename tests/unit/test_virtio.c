@@ -108,6 +108,8 @@ static void expect_broken(struct vdriver *d)
 	for (int i = 0; i < 500 && !needs_reset(d); i++)
 		vdriver_wait_irq(d, d->irqs, 10);
 	assert_true(needs_reset(d));
+	/* The driver that sees NEEDS_RESET also sees why it was interrupted. */
+	assert_true(vdriver_read32(d, VD_INTERRUPT_STATUS) & 2);
 	/* A reset brings the device back. */
 	assert_int_equal(vdriver_bring_up(d, ALL_FEATURES), 0);
 	assert_false(needs_reset(d));
