@@ -91,8 +91,6 @@ static void vm_post(struct vm *vm, enum vm_request req, int status)
 void vm_request_stop(struct vm *vm, int status)
 {
 	vm_post(vm, VM_REQ_STOP, status);
-	/* A stop ends a pause: parked vCPUs must leave to be joined. */
-	vm->pause_pending = false;
 }
 
 void vm_request_reset(struct vm *vm)
@@ -116,7 +114,7 @@ bool vm_stopped_from_outside(struct vm *vm)
 
 bool vm_request_pending(struct vm *vm)
 {
-	return vm->request != VM_REQ_NONE || vm->pause_pending;
+	return vm->request != VM_REQ_NONE || vm->paused;
 }
 
 /* ---- pause and resume ------------------------------------------------- */
@@ -132,7 +130,6 @@ int vm_pause(struct vm *vm)
 		ret = -EALREADY;
 	else
 		vm->paused = true;
-	vm->pause_pending = vm->paused;
 	pthread_mutex_unlock(&vm->lock);
 	if (!ret) {
 		vm_kick_cpus(vm);
@@ -151,7 +148,6 @@ int vm_resume(struct vm *vm)
 	else if (!vm->paused)
 		ret = -EALREADY;
 	vm->paused = false;
-	vm->pause_pending = false;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	if (!ret)
@@ -161,7 +157,7 @@ int vm_resume(struct vm *vm)
 
 bool vm_pause_requested(struct vm *vm)
 {
-	return vm->pause_pending;
+	return vm->paused;
 }
 
 bool vm_paused(struct vm *vm)
@@ -399,10 +395,6 @@ static void vm_main_loop(struct vm *vm)
 
 /* ---- terminal and signals --------------------------------------------- */
 
-/*
- * Raw-ish input so keys reach the guest as typed, but ISIG stays on: Ctrl-C
- * stops bmvm, which kernel developers want more than a guest-side ^C.
- */
 /* Is stdin a console's input (the serial port's or the virtio console's)? */
 static bool stdin_is_console(const struct vm_config *c)
 {
@@ -417,6 +409,10 @@ static bool stdin_is_console(const struct vm_config *c)
 	return false;
 }
 
+/*
+ * Raw-ish input so keys reach the guest as typed, but ISIG stays on: Ctrl-C
+ * stops bmvm, which kernel developers want more than a guest-side ^C.
+ */
 static void term_make_raw(struct vm *vm)
 {
 	struct termios t;

@@ -74,9 +74,8 @@ struct vm {
 	unsigned barrier_count;	/* vCPUs waiting in vm_cpu_barrier() */
 	unsigned barrier_phase;	/* bumped when the last one arrives */
 
-	bool paused;		/* under lock: vCPUs are to stay parked */
+	_Atomic bool paused;	/* written under lock; read lock-free by vCPU loops */
 	unsigned cpus_paused;	/* under lock: vCPUs parked by a pause */
-	_Atomic bool pause_pending;	/* lock-free mirror of paused, for vCPU loops */
 	int64_t start_ms;	/* CLOCK_MONOTONIC at start, for uptime */
 	struct api_server *api;
 
