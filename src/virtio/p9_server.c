@@ -736,19 +736,18 @@ static int do_lcreate(struct p9_server *srv, struct p9_msg *m)
 	return 0;
 }
 
-static int do_read(struct p9_server *srv, struct p9_msg *m)
+/*
+ * Tread and Twrite: @slice (@nr buffers) to or from the open file @fid at
+ * @offset, straight between the guest's buffers and the file. The byte
+ * count in *@done, or -errno.
+ */
+static int file_io(struct p9_server *srv, uint32_t fid, uint64_t offset,
+		   const struct iovec *slice, unsigned nr, bool write, ssize_t *done)
 {
-	uint32_t fid = get_u32(&m->in), count;
-	uint64_t offset = get_u64(&m->in);
-	struct iovec slice[SLICE_MAX];
 	struct p9_fid *f;
-	unsigned nr;
 	ssize_t n;
 	int r;
 
-	count = get_u32(&m->in);
-	if (m->in.bad)
-		return -EPROTO;
 	if ((r = fid_get(srv, fid, &f)))
 		return r;
 	if (f->fd < 0)
@@ -757,15 +756,34 @@ static int do_read(struct p9_server *srv, struct p9_msg *m)
 		return -EISDIR;
 	if (offset > INT64_MAX)
 		return -EINVAL;
+	do
+		n = write ? pwritev(f->fd, slice, (int)nr, (off_t)offset)
+			  : preadv(f->fd, slice, (int)nr, (off_t)offset);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*done = n;
+	return 0;
+}
+
+static int do_read(struct p9_server *srv, struct p9_msg *m)
+{
+	uint32_t fid = get_u32(&m->in), count;
+	uint64_t offset = get_u64(&m->in);
+	struct iovec slice[SLICE_MAX];
+	unsigned nr;
+	ssize_t n;
+	int r;
+
+	count = get_u32(&m->in);
+	if (m->in.bad)
+		return -EPROTO;
 	if (count > m->out.cap - P9_IOHDR_SIZE)
 		count = (uint32_t)(m->out.cap - P9_IOHDR_SIZE);
 	/* Straight into the guest's buffers after the header: no copy. */
 	nr = iov_slice(m->out.iov, m->out.nr, P9_IOHDR_SIZE, count, slice);
-	do
-		n = preadv(f->fd, slice, (int)nr, (off_t)offset);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	if ((r = file_io(srv, fid, offset, slice, nr, false, &n)))
+		return r;
 	put_u32(&m->out, (uint32_t)n);
 	out_seek(&m->out, P9_IOHDR_SIZE + (size_t)n);
 	return 0;
@@ -776,7 +794,6 @@ static int do_write(struct p9_server *srv, struct p9_msg *m)
 	uint32_t fid = get_u32(&m->in), count;
 	uint64_t offset = get_u64(&m->in);
 	struct iovec slice[SLICE_MAX];
-	struct p9_fid *f;
 	unsigned nr;
 	ssize_t n;
 	int r;
@@ -788,21 +805,10 @@ static int do_write(struct p9_server *srv, struct p9_msg *m)
 		return -EPROTO;	/* the data must be all there, and nothing else */
 	if (srv->read_only)
 		return -EROFS;
-	if ((r = fid_get(srv, fid, &f)))
-		return r;
-	if (f->fd < 0)
-		return -EBADF;
-	if (f->dir)
-		return -EISDIR;
-	if (offset > INT64_MAX)
-		return -EINVAL;
 	/* From the guest's buffers where they lie (a short write past SLICE_MAX). */
 	nr = iov_slice(m->req, m->nreq, P9_TWRITE_HDR_SIZE, count, slice);
-	do
-		n = pwritev(f->fd, slice, (int)nr, (off_t)offset);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	if ((r = file_io(srv, fid, offset, slice, nr, true, &n)))
+		return r;
 	put_u32(&m->out, (uint32_t)n);
 	return 0;
 }
