@@ -572,6 +572,26 @@ static int dial(void)
 }
 
 /*
+ * Send raw bytes (how many went out in *@sent), read the reply to EOF into
+ * @buf (NUL-terminated); its length, or -1 when nothing could connect.
+ */
+static ssize_t raw_exchange(const void *req, size_t len, ssize_t *sent, char *buf, size_t cap)
+{
+	size_t got = 0;
+	int fd = dial();
+
+	if (fd < 0)
+		return -1;
+	/* May fail part-way: the server may stop reading. */
+	*sent = send(fd, req, len, MSG_NOSIGNAL);
+	for (ssize_t n; (n = recv(fd, buf + got, cap - 1 - got, 0)) > 0;)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = 0;
+	return (ssize_t)got;
+}
+
+/*
  * Send raw bytes, read to EOF; the HTTP status, or -1 when the server
  * closed without a response. The body lands in @body (NUL-terminated).
  */
@@ -580,22 +600,12 @@ static int raw_http(const void *req, size_t len, char *body, size_t cap)
 	static char buf[256 * 1024];
 	struct ctl_response r;
 	struct errbuf e;
-	size_t got = 0;
-	int fd = dial();
+	ssize_t got, sent;
 
-	if (fd < 0)
+	got = raw_exchange(req, len, &sent, buf, sizeof(buf));
+	if (got < 0)
 		return -2;
-	send(fd, req, len, MSG_NOSIGNAL);	/* may fail part-way: the server may stop reading */
-	for (;;) {
-		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = 0;
-	if (ctl_parse_response(buf, got, 1, &r, &e))
+	if (ctl_parse_response(buf, (size_t)got, 1, &r, &e))
 		return -1;
 	if (body) {
 		size_t n = r.len < cap - 1 ? r.len : cap - 1;
@@ -684,16 +694,11 @@ static void test_server_head(void **state)
 {
 	static const char req[] = "HEAD /vm/state HTTP/1.1\r\nHost: bmvm\r\nConnection: close\r\n\r\n";
 	char buf[4096];
-	size_t got = 0;
-	int fd = dial();
+	ssize_t sent;
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
-	for (ssize_t n; (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0;)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = 0;
+	assert_true(raw_exchange(req, sizeof(req) - 1, &sent, buf, sizeof(buf)) >= 0);
+	assert_int_equal(sent, (ssize_t)sizeof(req) - 1);
 	assert_true(!strncmp(buf, "HTTP/1.1 200 ", 13));
 	assert_non_null(strstr(buf, "\r\n\r\n"));
 	assert_string_equal(strstr(buf, "\r\n\r\n"), "\r\n\r\n");	/* no body */
@@ -703,16 +708,11 @@ static void test_server_allow_header(void **state)
 {
 	static const char req[] = "DELETE /vm/state HTTP/1.1\r\nHost: bmvm\r\nConnection: close\r\n\r\n";
 	char buf[4096];
-	size_t got = 0;
-	int fd = dial();
+	ssize_t sent;
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
-	for (ssize_t n; (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0;)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = 0;
+	assert_true(raw_exchange(req, sizeof(req) - 1, &sent, buf, sizeof(buf)) >= 0);
+	assert_int_equal(sent, (ssize_t)sizeof(req) - 1);
 	assert_non_null(strstr(buf, " 405 "));
 	assert_non_null(strstr(buf, "Allow: GET, HEAD, POST\r\n"));
 }
