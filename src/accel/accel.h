@@ -149,6 +149,18 @@ int accel_irqfd(struct accel *accel, unsigned intid, int fd);
 /* Where the accelerator implements PSCI: is this vCPU powered off? */
 bool accel_vcpu_powered_off(struct accel_vcpu *vcpu);
 
+/*
+ * A vCPU's view of the interrupt controller, for reports on a hung guest:
+ * its private interrupts (SGIs and PPIs, bit n = INTID n) pending, active
+ * and enabled, and its CPU interface's priority mask, active priorities
+ * (group 1) and group 1 enable. -ENOTSUP where the accelerator cannot say.
+ */
+struct accel_gic_cpu_state {
+	uint32_t ppi_pending, ppi_active, ppi_enabled;
+	uint64_t pmr, ap1r0, igrpen1;
+};
+int accel_vcpu_gic_state(struct accel_vcpu *vcpu, struct accel_gic_cpu_state *state);
+
 /* True when the accelerator implements PSCI itself (KVM) rather than trapping HVC. */
 bool accel_has_psci(const struct accel *accel);
 

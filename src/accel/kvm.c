@@ -482,6 +482,52 @@ int accel_irqchip_reset(struct accel *a, struct errbuf *err)
 	return 0;
 }
 
+static int kvm_get_gic_attr(struct accel *a, uint32_t group, uint64_t attr, void *val)
+{
+	struct kvm_device_attr da = { .group = group, .attr = attr, .addr = (uintptr_t)val };
+
+	return ioctl(a->gic_fd, KVM_GET_DEVICE_ATTR, &da) ? -errno : 0;
+}
+
+#define GICR_ISENABLER0		(GICR_SGI_BASE + 0x100)
+#define GICR_ISPENDR0		(GICR_SGI_BASE + 0x200)
+#define GICR_ISACTIVER0		(GICR_SGI_BASE + 0x300)
+/* CPU interface registers, named by their sysreg encoding (op0, op1, CRn, CRm, op2). */
+#define ICC_SYSREG(op0, op1, crn, crm, op2) \
+	(((op0) << 14) | ((op1) << 11) | ((crn) << 7) | ((crm) << 3) | (op2))
+#define ICC_PMR_EL1		ICC_SYSREG(3, 0, 4, 6, 0)
+#define ICC_AP1R0_EL1		ICC_SYSREG(3, 0, 12, 9, 0)
+#define ICC_IGRPEN1_EL1		ICC_SYSREG(3, 0, 12, 12, 7)
+
+int accel_vcpu_gic_state(struct accel_vcpu *v, struct accel_gic_cpu_state *st)
+{
+	struct accel *a = v->accel;
+	uint64_t mpidr = a->config.cpu_mpidr(v->index);
+	uint64_t aff = ((mpidr >> 8) & 0xff000000) | (mpidr & 0xffffff);
+	/* Both groups name the vCPU by affinity in bits 63:32 (Aff3.Aff2.Aff1.Aff0). */
+	uint64_t redist = aff << 32, cpuif = aff << 32;
+	int ret;
+
+	ret = kvm_get_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redist | GICR_ISPENDR0,
+			       &st->ppi_pending);
+	if (!ret)
+		ret = kvm_get_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+				       redist | GICR_ISACTIVER0, &st->ppi_active);
+	if (!ret)
+		ret = kvm_get_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+				       redist | GICR_ISENABLER0, &st->ppi_enabled);
+	if (!ret)
+		ret = kvm_get_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+				       cpuif | ICC_PMR_EL1, &st->pmr);
+	if (!ret)
+		ret = kvm_get_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+				       cpuif | ICC_AP1R0_EL1, &st->ap1r0);
+	if (!ret)
+		ret = kvm_get_gic_attr(a, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+				       cpuif | ICC_IGRPEN1_EL1, &st->igrpen1);
+	return ret;
+}
+
 int accel_irq_set(struct accel *a, unsigned intid, bool level)
 {
 	struct kvm_irq_level irq = {

@@ -110,6 +110,13 @@ bool accel_vcpu_powered_off(struct accel_vcpu *vcpu)
 	return false;
 }
 
+int accel_vcpu_gic_state(struct accel_vcpu *vcpu, struct accel_gic_cpu_state *state)
+{
+	(void)vcpu;
+	(void)state;
+	return -ENOTSUP;
+}
+
 bool accel_has_psci(const struct accel *accel)
 {
 	(void)accel;

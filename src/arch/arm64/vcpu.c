@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "accel/accel.h"
 #include "arch/arm64/emulate.h"
@@ -323,6 +324,27 @@ static void vcpu_report_timer(struct arm64_vcpu *v)
 		   cval > cnt ? "ahead of" : "behind", cval > cnt ? cval - cnt : cnt - cval);
 }
 
+/*
+ * And its interrupt controller state: an interrupt pending and enabled but
+ * never taken points at the priority mask or an active priority that was
+ * never dropped (AP1R0).
+ */
+static void vcpu_report_gic(struct arm64_vcpu *v)
+{
+	struct accel_gic_cpu_state st;
+	int ret, tries = 0;
+
+	/* KVM answers EBUSY while another vCPU is still leaving its run. */
+	while ((ret = accel_vcpu_gic_state(v->vcpu, &st)) == -EBUSY && ++tries < 200)
+		usleep(1000);
+	if (ret)
+		return;
+	vm_verbose(v->vm, "vCPU %u GIC: private interrupts pending 0x%08x active 0x%08x "
+		   "enabled 0x%08x; PMR 0x%" PRIx64 " AP1R0 0x%" PRIx64 " IGRPEN1 %" PRIu64,
+		   v->cpu->index, st.ppi_pending, st.ppi_active, st.ppi_enabled, st.pmr,
+		   st.ap1r0, st.igrpen1);
+}
+
 /* A hung guest stopped by --timeout or a signal: where was each vCPU? */
 static void vcpu_report_where(struct arm64_vcpu *v)
 {
@@ -341,6 +363,7 @@ static void vcpu_report_where(struct arm64_vcpu *v)
 		 v->cpu->index, pc, (unsigned)(pstate >> 2) & 3,
 		 pstate & (1 << 7) ? "masked" : "unmasked");
 	vcpu_report_timer(v);
+	vcpu_report_gic(v);
 }
 
 /*
