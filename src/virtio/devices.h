@@ -15,10 +15,13 @@
 #include "core/device.h"
 #include "core/err.h"
 
+struct gpu_display;
+
 /* What the machine tells a device beyond its slot. */
 struct virtio_env {
 	unsigned index;		/* 0 for the first device of its kind, 1 for the next... */
 	bool verbose;
+	struct gpu_display *display;	/* virtio-gpu: where its picture goes; NULL: nowhere */
 };
 
 typedef int virtio_create_fn(const struct device_slot *slot, const struct virtio_env *env,
@@ -32,6 +35,7 @@ virtio_create_fn virtio_rng_create;
 virtio_create_fn virtio_keyboard_create;
 virtio_create_fn virtio_tablet_create;
 virtio_create_fn virtio_balloon_create;
+virtio_create_fn virtio_gpu_create;	/* @arg: NULL or "WIDTHxHEIGHT" of scanout 0 */
 
 /* An input event in evdev terms (linux/input-event-codes.h), as virtio-input carries it. */
 struct virtio_input_event {

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-gpu's control and cursor queues as a hostile driver uses them,
+ * through the test driver (tests/unit/vdriver.h) and the real transport.
+ * Each input is a program: commands mostly well-formed in shape (known
+ * types, a handful of resource ids, sizes and rectangles near each other,
+ * memory entries into a payload of fuzzed pixels, now and then outside
+ * RAM) with fuzzed fields, sometimes raw bytes; requests and responses
+ * split across buffers of fuzzed sizes; queue runs, config accesses and
+ * resets in between.
+ *
+ * The display reads every pixel it is handed, so ASan sees any read past a
+ * resource, and checks what the device promises it: presents inside the
+ * scanout it was told of, never empty; cursor images of 64x64.
+ *
+ * Determinism: queue work runs on this thread (vdriver_run_queue), and
+ * each input starts from a reset device and the same guest RAM layout.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/display.h"
+#include "fuzz_input.h"
+#include "vdriver.h"
+
+#define CONTROLQ	0
+#define CURSORQ		1
+#define HDR		24
+#define PAYLOAD_SIZE	(256u << 10)	/* pixels and memory entries point here */
+#define MAX_REQ		(HDR + 8 + 64 * 16)
+#define MAX_OPS		256
+#define RUN_EVERY	32		/* chains queued before the device runs them */
+
+static const uint32_t cmd_types[] = {
+	0x0100, 0x0101, 0x0102, 0x0103, 0x0104, 0x0105, 0x0106, 0x0107, 0x0108, 0x0109,
+	0x010a, 0x010b, 0x010c, 0x0200, 0x0201, 0x0207, 0x0300, 0x0301, 0x1100, 0,
+};
+static const uint32_t formats[] = { 1, 2, 3, 4, 67, 68, 121, 134 };
+static const uint32_t odd_values[] = {
+	0, 1, 4095, 4096, 8192, 16384, 65536, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff,
+};
+
+/* ---- the display ------------------------------------------------------------ */
+
+struct fuzz_display {
+	struct gpu_display disp;
+	uint32_t w, h;			/* scanout 0 as last told */
+	int fail;			/* what the ops return */
+	volatile uint8_t sink;
+};
+
+static int fd_scanout(void *opaque, unsigned id, uint32_t w, uint32_t h)
+{
+	struct fuzz_display *f = opaque;
+
+	if (id != 0 || (!w != !h))
+		abort();
+	f->w = w;
+	f->h = h;
+	return f->fail;
+}
+
+static int fd_present(void *opaque, unsigned id, const struct gpu_rect *r, const void *pixels,
+		      size_t stride)
+{
+	struct fuzz_display *f = opaque;
+	const uint8_t *p = pixels;
+
+	if (id != 0 || !r->width || !r->height || (uint64_t)r->x + r->width > f->w ||
+	    (uint64_t)r->y + r->height > f->h || stride < (size_t)r->width * 4)
+		abort();
+	for (uint32_t y = 0; y < r->height; y++)
+		for (uint32_t x = 0; x < r->width * 4; x += 61)
+			f->sink ^= p[y * stride + x] ^ p[y * stride + r->width * 4 - 1];
+	return f->fail;
+}
+
+static int fd_cursor(void *opaque, const struct gpu_cursor *c)
+{
+	struct fuzz_display *f = opaque;
+
+	if (c->scanout != 0 || c->hot_x >= GPU_CURSOR_SIZE || c->hot_y >= GPU_CURSOR_SIZE)
+		abort();
+	for (unsigned i = 0; c->image && i < GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4; i += 7)
+		f->sink ^= c->image[i];
+	if (c->image)
+		f->sink ^= c->image[GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4 - 1];
+	return f->fail;
+}
+
+static const struct gpu_display_ops fd_ops = { fd_scanout, fd_present, fd_cursor };
+
+/* ---- the device ------------------------------------------------------------- */
+
+static struct fuzz_display display = { .disp = { &fd_ops, &display } };
+static struct vdriver vd;
+static bool vd_ready;
+static uint64_t vd_brk;
+
+static int create_gpu(const struct device_slot *slot, const struct virtio_env *env,
+		      const char *arg, struct device **dev, struct errbuf *err)
+{
+	struct virtio_env e = *env;
+
+	e.display = &display.disp;
+	return virtio_gpu_create(slot, &e, arg, dev, err);
+}
+
+static void dev_get(void)
+{
+	struct errbuf err;
+
+	if (vd_ready)
+		return;
+	if (vdriver_init(&vd, create_gpu, "320x200", &err)) {
+		fprintf(stderr, "fuzz_gpu: %s\n", err.msg);
+		abort();
+	}
+	vd_brk = vd.brk;
+	vd_ready = true;
+}
+
+/* ---- building requests ---------------------------------------------------- */
+
+struct prog {
+	struct input *in;
+	uint64_t payload;		/* guest address of the fuzzed pixels */
+	unsigned queued[2];		/* chains added since the queue last ran */
+};
+
+struct req {
+	uint8_t b[MAX_REQ];
+	size_t len;
+};
+
+static uint32_t take32(struct input *in)
+{
+	return (uint32_t)take16(in) | (uint32_t)take16(in) << 16;
+}
+
+static uint64_t take64(struct input *in)
+{
+	return (uint64_t)take32(in) | (uint64_t)take32(in) << 32;
+}
+
+static void put32(struct req *r, uint32_t v)
+{
+	if (r->len + 4 <= sizeof(r->b))
+		memcpy(r->b + r->len, &v, 4);
+	r->len += 4;
+}
+
+static void put64(struct req *r, uint64_t v)
+{
+	put32(r, (uint32_t)v);
+	put32(r, (uint32_t)(v >> 32));
+}
+
+/* A resource id: mostly one of a few, so commands meet the same resources. */
+static uint32_t fuzz_id(struct input *in)
+{
+	uint8_t v = take8(in);
+
+	return v < 0xf0 ? v % 6 : take32(in);
+}
+
+/* A size or coordinate: small, cursor-sized, or one of the edges of the ranges. */
+static uint32_t fuzz_side(struct input *in)
+{
+	uint8_t v = take8(in);
+
+	switch (v & 3) {
+	case 0:
+		return v >> 2;
+	case 1:
+		return (v & 4) ? GPU_CURSOR_SIZE : (uint32_t)(v >> 3) * 16;
+	case 2:
+		return odd_values[(v >> 2) % (sizeof(odd_values) / sizeof(odd_values[0]))];
+	default:
+		return take32(in);
+	}
+}
+
+static void put_rect(struct req *r, struct input *in)
+{
+	for (int i = 0; i < 4; i++)
+		put32(r, fuzz_side(in));
+}
+
+/* A guest address: mostly in the payload, sometimes at RAM's end or outside it. */
+static uint64_t fuzz_addr(const struct prog *p, uint8_t sel)
+{
+	uint32_t off = take16(p->in) * 4u;
+
+	switch (sel & 7) {
+	case 0:
+		return VDRIVER_RAM_BASE + VDRIVER_RAM_SIZE - (off & 0xfff);
+	case 1:
+		return (uint64_t)take32(p->in) << (sel >> 3);
+	default:
+		return p->payload + off % PAYLOAD_SIZE;
+	}
+}
+
+static void put_entries(struct prog *p, struct req *r)
+{
+	uint8_t how = take8(p->in);
+	unsigned n = how & 0x80 ? 64 : how % 8;
+
+	/* The count claimed: what follows, or anything. */
+	put32(r, (how & 0x60) == 0x60 ? fuzz_side(p->in) : n);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t sel = take8(p->in);
+
+		put64(r, fuzz_addr(p, sel));
+		put32(r, sel & 0x40 ? take32(p->in) : (uint32_t)take16(p->in) * 4);
+		put32(r, 0);
+	}
+}
+
+/* The body of a command of @type, plausible field by field. */
+static void put_body(struct prog *p, struct req *r, uint32_t type)
+{
+	struct input *in = p->in;
+
+	switch (type) {
+	case 0x0101:	/* RESOURCE_CREATE_2D */
+		put32(r, fuzz_id(in));
+		put32(r, take8(in) & 0x80 ? take32(in) : formats[take8(in) % 8]);
+		put32(r, fuzz_side(in));
+		put32(r, fuzz_side(in));
+		break;
+	case 0x0103:	/* SET_SCANOUT */
+		put_rect(r, in);
+		put32(r, take8(in) % 4 ? 0 : fuzz_side(in));
+		put32(r, fuzz_id(in));
+		break;
+	case 0x0104:	/* RESOURCE_FLUSH */
+		put_rect(r, in);
+		put32(r, fuzz_id(in));
+		put32(r, 0);
+		break;
+	case 0x0105:	/* TRANSFER_TO_HOST_2D */
+		put_rect(r, in);
+		put64(r, take8(in) & 1 ? take64(in) : take16(in) * 4u);
+		put32(r, fuzz_id(in));
+		put32(r, 0);
+		break;
+	case 0x0106:	/* RESOURCE_ATTACH_BACKING */
+		put32(r, fuzz_id(in));
+		put_entries(p, r);
+		break;
+	case 0x0300:	/* UPDATE_CURSOR, MOVE_CURSOR */
+	case 0x0301:
+		put32(r, take8(in) % 4 ? 0 : fuzz_side(in));
+		put32(r, take32(in));
+		put32(r, take32(in));
+		put32(r, 0);
+		put32(r, fuzz_id(in));
+		put32(r, fuzz_side(in));
+		put32(r, fuzz_side(in));
+		put32(r, 0);
+		break;
+	default:	/* an id (UNREF, DETACH, GET_EDID, capsets...) and padding */
+		put32(r, fuzz_id(in));
+		put32(r, take32(in));
+		break;
+	}
+}
+
+/* A response buffer's size: what each answer needs, one byte short, or anything. */
+static uint32_t fuzz_resp_len(struct input *in)
+{
+	static const uint32_t sizes[] = { HDR, HDR, HDR, 408, 1056, HDR - 1, 407, 1055, 0 };
+	uint8_t v = take8(in);
+
+	return v < 0xf0 ? sizes[v % 9] : take16(in) % 2048;
+}
+
+static void queue_run(struct prog *p, unsigned q)
+{
+	vdriver_run_queue(&vd, q);
+	p->queued[q] = 0;
+}
+
+/* Put @r on queue @q: request in one or two buffers, the response in up to two. */
+static void send_req(struct prog *p, unsigned q, const struct req *r)
+{
+	struct input *in = p->in;
+	size_t len = r->len < sizeof(r->b) ? r->len : sizeof(r->b);
+	uint64_t rq = vdriver_alloc(&vd, len ? len : 1, 8);
+	uint32_t resp = fuzz_resp_len(in), split = take8(in);
+	struct vdriver_seg seg[4];
+	unsigned n = 0;
+
+	memcpy(vdriver_ptr(&vd, rq), r->b, len);
+	if (split & 1 && len > 1) {
+		uint32_t cut = 1 + take8(in) % (uint32_t)(len - 1);
+
+		seg[n++] = (struct vdriver_seg){ rq, cut, false };
+		seg[n++] = (struct vdriver_seg){ rq + cut, (uint32_t)len - cut, false };
+	} else if (len) {
+		seg[n++] = (struct vdriver_seg){ rq, (uint32_t)len, false };
+	}
+	if (resp) {
+		uint64_t rs = vdriver_alloc(&vd, resp, 8);
+
+		if (split & 2 && resp > 1) {
+			seg[n++] = (struct vdriver_seg){ rs, resp / 2, true };
+			seg[n++] = (struct vdriver_seg){ rs + resp / 2, resp - resp / 2, true };
+		} else {
+			seg[n++] = (struct vdriver_seg){ rs, resp, true };
+		}
+	}
+	if (!n)
+		return;
+	vdriver_add(&vd, q, seg, n, split & 4);
+	if (++p->queued[q] >= RUN_EVERY)
+		queue_run(p, q);
+}
+
+static void op_command(struct prog *p, unsigned q)
+{
+	struct req r = { .len = 0 };
+	uint8_t how = take8(p->in);
+	uint32_t type = q == CURSORQ ? 0x0300 + (how & 1) :
+		cmd_types[how % (sizeof(cmd_types) / sizeof(cmd_types[0]))];
+
+	put32(&r, type);
+	put32(&r, take8(p->in) & 3);		/* FENCE, INFO_RING_IDX */
+	put64(&r, take64(p->in));
+	put32(&r, take8(p->in) & 0x80 ? take32(p->in) : 0);
+	put32(&r, 0);
+	put_body(p, &r, type);
+	if (how & 0x80 && r.len)
+		r.len = take16(p->in) % r.len;	/* cut short */
+	send_req(p, q, &r);
+}
+
+static void op_raw(struct prog *p)
+{
+	struct req r = { .len = take8(p->in) };
+	unsigned q = r.len & 1;
+
+	for (size_t i = 0; i < r.len; i++)
+		r.b[i] = take8(p->in);
+	send_req(p, q, &r);
+}
+
+static void op_config(struct prog *p)
+{
+	uint8_t how = take8(p->in);
+	unsigned len = 1u << (how & 3), off = (how >> 2) % 16;
+	uint32_t v = take32(p->in);
+
+	if (off + len > 16)
+		off = 16 - len;
+	if (how & 0x80)
+		vdriver_write(&vd, VD_CONFIG + off, v, len);
+	else
+		vdriver_read(&vd, VD_CONFIG + off, len);
+}
+
+static void bring_up(struct prog *p, uint8_t how)
+{
+	uint64_t feat = (1ull << VIRTIO_F_VERSION_1) | (how & 2);	/* EDID */
+
+	if (how & 4)
+		feat |= 1ull << VIRTIO_F_EVENT_IDX;
+	if (how & 8)
+		feat |= 1ull << VIRTIO_F_INDIRECT_DESC;
+	vd.brk = vd_brk;
+	p->payload = vdriver_alloc(&vd, PAYLOAD_SIZE, 4096);
+	vdriver_negotiate(&vd, feat);
+	for (unsigned q = 0; q < 2; q++)
+		vdriver_setup_queue(&vd, q, (uint16_t)(16u << ((how >> (4 + 2 * q)) & 3)));
+	vdriver_driver_ok(&vd);
+	p->queued[0] = p->queued[1] = 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = { data, size };
+	struct prog p = { .in = &in };
+	uint8_t how = take8(&in);
+	uint8_t *payload;
+
+	dev_get();
+	display.fail = how & 1 ? -EPIPE : 0;
+	vdriver_write32(&vd, VD_STATUS, 0);	/* reset: every resource goes */
+	bring_up(&p, how);
+	/* The payload: fuzzed pixels while the input lasts, in 64-byte pieces. */
+	payload = vdriver_ptr(&vd, p.payload);
+	memset(payload, 0, PAYLOAD_SIZE);
+	for (size_t i = 0; i < PAYLOAD_SIZE && in.n > 64; i += 64) {
+		memcpy(payload + i, in.p, 64);
+		in.p += 64;
+		in.n -= 64;
+		if (take8(&in) & 1)
+			break;
+	}
+	for (unsigned op = 0; op < MAX_OPS && in.n; op++) {
+		uint8_t kind = take8(&in);
+
+		switch (kind % 10) {
+		case 0: case 1: case 2: case 3: case 4:
+			op_command(&p, CONTROLQ);
+			break;
+		case 5:
+			op_command(&p, CURSORQ);
+			break;
+		case 6:
+			op_raw(&p);
+			break;
+		case 7:
+			queue_run(&p, kind & 0x10 ? CURSORQ : CONTROLQ);
+			break;
+		case 8:
+			op_config(&p);
+			break;
+		default:
+			if (kind & 0x80)
+				bring_up(&p, take8(&in));
+			break;
+		}
+	}
+	queue_run(&p, CONTROLQ);
+	queue_run(&p, CURSORQ);
+	return 0;
+}

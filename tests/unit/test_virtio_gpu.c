@@ -1,0 +1,1168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-gpu's 2D path through the test driver and a recording display:
+ * display info, EDID, resources, backing, transfers in every format,
+ * scanouts and flushes, the cursor, fences, every error answer, the memory
+ * caps and reset. Requests are built byte by byte from the spec's layouts,
+ * not from the device's own structs, so a layout slip shows up here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gpu/display.h"
+#include "vdriver.h"
+
+#define CONTROLQ	0
+#define CURSORQ		1
+#define F_EDID		1
+#define FLAG_FENCE	1
+#define HDR		24		/* struct virtio_gpu_ctrl_hdr */
+
+/* Commands and responses, virtio 1.2, 5.7.6.7. */
+#define GET_DISPLAY_INFO	0x0100
+#define CREATE_2D		0x0101
+#define UNREF			0x0102
+#define SET_SCANOUT		0x0103
+#define FLUSH			0x0104
+#define TRANSFER_2D		0x0105
+#define ATTACH_BACKING		0x0106
+#define DETACH_BACKING		0x0107
+#define GET_CAPSET_INFO		0x0108
+#define GET_EDID		0x010a
+#define CTX_CREATE		0x0200
+#define SUBMIT_3D		0x0207
+#define UPDATE_CURSOR		0x0300
+#define MOVE_CURSOR		0x0301
+#define OK_NODATA		0x1100
+#define OK_DISPLAY_INFO		0x1101
+#define OK_EDID			0x1104
+#define ERR_UNSPEC		0x1200
+#define ERR_OOM			0x1201
+#define ERR_SCANOUT		0x1202
+#define ERR_RESOURCE		0x1203
+#define ERR_CONTEXT		0x1204
+#define ERR_PARAM		0x1205
+
+#define BGRA	1
+#define BGRX	2
+#define ARGB	3
+#define XRGB	4
+#define RGBA	67
+#define XBGR	68
+#define ABGR	121
+#define RGBX	134
+
+/* ---- a display that records ----------------------------------------------- */
+
+struct rec {
+	struct gpu_display disp;
+	pthread_mutex_t lock;
+	int fail;			/* what every op returns */
+	unsigned scanouts, presents, cursors;
+	unsigned scanout_id;
+	uint32_t scanout_w, scanout_h;
+	unsigned present_id;
+	struct gpu_rect present_r;
+	uint8_t *present_px;		/* the rectangle, packed */
+	struct gpu_cursor cursor;
+	bool cursor_image;
+	uint8_t cursor_px[GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4];
+};
+
+static int rec_scanout(void *opaque, unsigned id, uint32_t w, uint32_t h)
+{
+	struct rec *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	r->scanouts++;
+	r->scanout_id = id;
+	r->scanout_w = w;
+	r->scanout_h = h;
+	pthread_mutex_unlock(&r->lock);
+	return r->fail;
+}
+
+static int rec_present(void *opaque, unsigned id, const struct gpu_rect *rect, const void *pixels,
+		       size_t stride)
+{
+	struct rec *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	r->presents++;
+	r->present_id = id;
+	r->present_r = *rect;
+	free(r->present_px);
+	r->present_px = malloc((size_t)rect->width * rect->height * 4 + 1);
+	for (uint32_t y = 0; y < rect->height; y++)
+		memcpy(r->present_px + (size_t)y * rect->width * 4,
+		       (const uint8_t *)pixels + y * stride, (size_t)rect->width * 4);
+	pthread_mutex_unlock(&r->lock);
+	return r->fail;
+}
+
+static int rec_cursor(void *opaque, const struct gpu_cursor *c)
+{
+	struct rec *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	r->cursors++;
+	r->cursor = *c;
+	r->cursor.image = NULL;
+	r->cursor_image = c->image != NULL;
+	if (c->image)
+		memcpy(r->cursor_px, c->image, sizeof(r->cursor_px));
+	pthread_mutex_unlock(&r->lock);
+	return r->fail;
+}
+
+static const struct gpu_display_ops rec_ops = { rec_scanout, rec_present, rec_cursor };
+
+/* ---- the driver side ------------------------------------------------------ */
+
+struct t {
+	struct vdriver d;
+	struct rec rec;
+	uint64_t req, resp;		/* guest buffers, reused by every request */
+};
+
+/* The display the device being created gets: vdriver_init() has no say in its env. */
+static struct rec *creating;
+
+static int create_gpu(const struct device_slot *slot, const struct virtio_env *env,
+		      const char *arg, struct device **dev, struct errbuf *err)
+{
+	struct virtio_env e = *env;
+
+	e.display = creating ? &creating->disp : NULL;
+	return virtio_gpu_create(slot, &e, arg, dev, err);
+}
+
+#define REQ_SIZE	(64u << 10)
+#define RESP_SIZE	(4u << 10)
+
+static struct t *t_new(const char *arg, bool display, uint64_t features)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct errbuf err;
+
+	assert_non_null(t);
+	pthread_mutex_init(&t->rec.lock, NULL);
+	t->rec.disp = (struct gpu_display){ &rec_ops, &t->rec };
+	creating = display ? &t->rec : NULL;
+	assert_int_equal(vdriver_init(&t->d, create_gpu, arg, &err), 0);
+	creating = NULL;
+	assert_int_equal(vdriver_bring_up(&t->d, features), 0);
+	t->req = vdriver_alloc(&t->d, REQ_SIZE, 4096);
+	t->resp = vdriver_alloc(&t->d, RESP_SIZE, 4096);
+	return t;
+}
+
+static void t_free(struct t *t)
+{
+	vdriver_destroy(&t->d);
+	free(t->rec.present_px);
+	pthread_mutex_destroy(&t->rec.lock);
+	free(t);
+}
+
+static int setup(void **state)
+{
+	*state = t_new(NULL, true, ~0ull);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	t_free(*state);
+	return 0;
+}
+
+/* A request, little-endian field by field. */
+struct msg {
+	uint8_t b[4096];
+	size_t len;
+};
+
+static void put32(struct msg *m, uint32_t v)
+{
+	memcpy(m->b + m->len, &v, 4);
+	m->len += 4;
+}
+
+static void put64(struct msg *m, uint64_t v)
+{
+	memcpy(m->b + m->len, &v, 8);
+	m->len += 8;
+}
+
+static void put_rect(struct msg *m, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	put32(m, x);
+	put32(m, y);
+	put32(m, w);
+	put32(m, h);
+}
+
+static struct msg msg_fenced(uint32_t type, uint32_t flags, uint64_t fence, uint32_t ctx)
+{
+	struct msg m = { .len = 0 };
+
+	put32(&m, type);
+	put32(&m, flags);
+	put64(&m, fence);
+	put32(&m, ctx);
+	put32(&m, 0);
+	return m;
+}
+
+static struct msg msg(uint32_t type)
+{
+	return msg_fenced(type, 0, 0, 0);
+}
+
+/* Send @m on @q with a @resp_len response buffer (none when 0); bytes written, copied to @resp. */
+static uint32_t send(struct t *t, unsigned q, const struct msg *m, void *resp, uint32_t resp_len)
+{
+	struct vdriver_seg seg[2] = {
+		{ t->req, (uint32_t)m->len, false }, { t->resp, resp_len, true },
+	};
+	uint32_t written = 0;
+
+	memcpy(vdriver_ptr(&t->d, t->req), m->b, m->len);
+	memset(vdriver_ptr(&t->d, t->resp), 0xee, RESP_SIZE);
+	assert_int_equal(vdriver_request(&t->d, q, seg, resp_len ? 2 : 1, &written), 0);
+	if (resp)
+		memcpy(resp, vdriver_ptr(&t->d, t->resp), resp_len);
+	return written;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Send @m on @q, expecting a bare header back: its type. */
+static uint32_t run_on(struct t *t, unsigned q, const struct msg *m)
+{
+	uint8_t h[HDR];
+
+	assert_int_equal(send(t, q, m, h, HDR), HDR);
+	return get32(h);
+}
+
+static uint32_t run(struct t *t, const struct msg *m)
+{
+	return run_on(t, CONTROLQ, m);
+}
+
+static uint32_t create2d(struct t *t, uint32_t id, uint32_t fmt, uint32_t w, uint32_t h)
+{
+	struct msg m = msg(CREATE_2D);
+
+	put32(&m, id);
+	put32(&m, fmt);
+	put32(&m, w);
+	put32(&m, h);
+	return run(t, &m);
+}
+
+/* Commands whose request is a header and one id. */
+static uint32_t cmd_id(struct t *t, uint32_t type, uint32_t id)
+{
+	struct msg m = msg(type);
+
+	put32(&m, id);
+	put32(&m, 0);
+	return run(t, &m);
+}
+
+/* ATTACH_BACKING of @n entries: @gpa[i], @len[i]. */
+static uint32_t attach(struct t *t, uint32_t id, unsigned n, const uint64_t *gpa,
+		       const uint32_t *len)
+{
+	struct msg m = msg(ATTACH_BACKING);
+
+	put32(&m, id);
+	put32(&m, n);
+	for (unsigned i = 0; i < n; i++) {
+		put64(&m, gpa[i]);
+		put32(&m, len[i]);
+		put32(&m, 0);
+	}
+	return run(t, &m);
+}
+
+static uint32_t attach1(struct t *t, uint32_t id, uint64_t gpa, uint32_t len)
+{
+	return attach(t, id, 1, &gpa, &len);
+}
+
+static uint32_t transfer(struct t *t, uint32_t id, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
+			 uint64_t offset)
+{
+	struct msg m = msg(TRANSFER_2D);
+
+	put_rect(&m, x, y, w, h);
+	put64(&m, offset);
+	put32(&m, id);
+	put32(&m, 0);
+	return run(t, &m);
+}
+
+static uint32_t set_scanout(struct t *t, uint32_t scanout, uint32_t id, uint32_t x, uint32_t y,
+			    uint32_t w, uint32_t h)
+{
+	struct msg m = msg(SET_SCANOUT);
+
+	put_rect(&m, x, y, w, h);
+	put32(&m, scanout);
+	put32(&m, id);
+	return run(t, &m);
+}
+
+static uint32_t flush(struct t *t, uint32_t id, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	struct msg m = msg(FLUSH);
+
+	put_rect(&m, x, y, w, h);
+	put32(&m, id);
+	put32(&m, 0);
+	return run(t, &m);
+}
+
+static struct msg cursor_msg(uint32_t type, uint32_t scanout, int32_t x, int32_t y, uint32_t id,
+			     uint32_t hot_x, uint32_t hot_y)
+{
+	struct msg m = msg(type);
+
+	put32(&m, scanout);
+	put32(&m, (uint32_t)x);
+	put32(&m, (uint32_t)y);
+	put32(&m, 0);
+	put32(&m, id);
+	put32(&m, hot_x);
+	put32(&m, hot_y);
+	put32(&m, 0);
+	return m;
+}
+
+/* A framebuffer of @w x @h in guest RAM, pixel (x, y) = { x, y, 0x80 + x, 0x40 + y }. */
+static uint64_t fb_new(struct t *t, uint32_t w, uint32_t h)
+{
+	uint64_t gpa = vdriver_alloc(&t->d, (uint64_t)w * h * 4, 4096);
+	uint8_t *p = vdriver_ptr(&t->d, gpa);
+
+	for (uint32_t y = 0; y < h; y++)
+		for (uint32_t x = 0; x < w; x++) {
+			uint8_t *px = p + ((size_t)y * w + x) * 4;
+
+			px[0] = (uint8_t)x;
+			px[1] = (uint8_t)y;
+			px[2] = (uint8_t)(0x80 + x);
+			px[3] = (uint8_t)(0x40 + y);
+		}
+	return gpa;
+}
+
+/* Resource @id of @fmt, @w x @h, backed by a fresh fb_new() and transferred whole. */
+static uint64_t res_ready(struct t *t, uint32_t id, uint32_t fmt, uint32_t w, uint32_t h)
+{
+	uint64_t fb = fb_new(t, w, h);
+
+	assert_int_equal(create2d(t, id, fmt, w, h), OK_NODATA);
+	assert_int_equal(attach1(t, id, fb, w * h * 4), OK_NODATA);
+	assert_int_equal(transfer(t, id, 0, 0, w, h, 0), OK_NODATA);
+	return fb;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static uint32_t cfg32(struct t *t, unsigned off)
+{
+	return vdriver_read32(&t->d, VD_CONFIG + off);
+}
+
+static void test_config(void **state)
+{
+	struct t *t = *state;
+
+	assert_int_equal(vdriver_read32(&t->d, VD_DEVICE_ID), VIRTIO_ID_GPU);
+	assert_true(vdriver_device_features(&t->d) & (1ull << F_EDID));
+	assert_false(vdriver_device_features(&t->d) & 1);	/* no VIRGL */
+	assert_int_equal(cfg32(t, 0), 0);			/* events_read */
+	assert_int_equal(cfg32(t, 4), 0);			/* events_clear */
+	assert_int_equal(cfg32(t, 8), 1);			/* num_scanouts */
+	assert_int_equal(cfg32(t, 12), 0);			/* num_capsets */
+	/* events_read is the device's; events_clear clears and reads as 0; the rest is read-only. */
+	vdriver_write32(&t->d, VD_CONFIG + 0, 0xffffffff);
+	vdriver_write32(&t->d, VD_CONFIG + 4, 0xffffffff);
+	vdriver_write(&t->d, VD_CONFIG + 5, 0xff, 1);
+	vdriver_write32(&t->d, VD_CONFIG + 8, 7);
+	vdriver_write32(&t->d, VD_CONFIG + 12, 7);
+	assert_int_equal(cfg32(t, 0), 0);
+	assert_int_equal(cfg32(t, 4), 0);
+	assert_int_equal(cfg32(t, 8), 1);
+	assert_int_equal(cfg32(t, 12), 0);
+	assert_int_equal(vdriver_read(&t->d, VD_CONFIG + 8, 1), 1);
+	assert_int_equal(vdriver_read(&t->d, VD_CONFIG + 9, 1), 0);
+}
+
+static void check_display_info(struct t *t, uint32_t w, uint32_t h)
+{
+	struct msg m = msg(GET_DISPLAY_INFO);
+	uint8_t r[408];
+
+	assert_int_equal(send(t, CONTROLQ, &m, r, sizeof(r)), sizeof(r));
+	assert_int_equal(get32(r), OK_DISPLAY_INFO);
+	assert_int_equal(get32(r + HDR + 0), 0);
+	assert_int_equal(get32(r + HDR + 4), 0);
+	assert_int_equal(get32(r + HDR + 8), w);
+	assert_int_equal(get32(r + HDR + 12), h);
+	assert_int_equal(get32(r + HDR + 16), 1);		/* enabled */
+	for (size_t i = HDR + 24; i < sizeof(r); i++)
+		assert_int_equal(r[i], 0);			/* scanouts 1..15: none */
+}
+
+static void test_display_info(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg(GET_DISPLAY_INFO);
+	uint8_t r[100];
+
+	check_display_info(t, 1280, 800);
+	/* A buffer too small for the answer gets a bare error; one too small for that, nothing. */
+	assert_int_equal(send(t, CONTROLQ, &m, r, sizeof(r)), HDR);
+	assert_int_equal(get32(r), ERR_UNSPEC);
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR - 1), 0);
+	assert_int_equal(send(t, CONTROLQ, &m, NULL, 0), 0);
+}
+
+static void test_mode_option(void **state)
+{
+	static const char *const bad[] = {
+		"", "x", "1920", "1920x", "x1080", "15x100", "100x15", "8193x100", "100x8193",
+		"1920X1080", "-1920x1080", "+1920x1080", " 1920x1080", "1920x1080 ", "1920x1080x1",
+		"99999999999999999999x100", "0x0", "abc",
+	};
+	struct vdriver d;
+	struct errbuf err;
+	struct t *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.msg[0] = 0;
+		assert_int_equal(vdriver_init(&d, virtio_gpu_create, bad[i], &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "WIDTHxHEIGHT"));
+	}
+	t = t_new("1920x1080", false, ~0ull);
+	check_display_info(t, 1920, 1080);
+	t_free(t);
+	t = t_new("16x8192", false, ~0ull);
+	check_display_info(t, 16, 8192);
+	t_free(t);
+}
+
+/* GET_EDID's block, checked as a monitor's would be; returns nothing, asserts. */
+static void get_edid(struct t *t, uint8_t *edid)
+{
+	struct msg m = msg(GET_EDID);
+	uint8_t r[HDR + 8 + 1024];
+
+	put32(&m, 0);
+	put32(&m, 0);
+	assert_int_equal(send(t, CONTROLQ, &m, r, sizeof(r)), sizeof(r));
+	assert_int_equal(get32(r), OK_EDID);
+	assert_int_equal(get32(r + HDR), 128);
+	memcpy(edid, r + HDR + 8, 128);
+}
+
+static void check_edid_block(const uint8_t *e)
+{
+	static const uint8_t header[8] = { 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0 };
+	uint8_t sum = 0;
+	bool named = false;
+
+	for (unsigned i = 0; i < 128; i++)
+		sum = (uint8_t)(sum + e[i]);
+	assert_int_equal(sum, 0);
+	assert_memory_equal(e, header, 8);
+	assert_int_equal(e[18], 1);
+	assert_int_equal(e[19], 4);
+	assert_true(e[20] & 0x80);				/* digital */
+	assert_int_equal(e[126], 0);				/* no extensions */
+	for (unsigned d = 54; d < 126; d += 18)
+		if (!e[d] && !e[d + 1] && e[d + 3] == 0xfc)
+			named = !memcmp(e + d + 5, "bmvm\n", 5);
+	assert_true(named);
+}
+
+static void test_edid(void **state)
+{
+	struct t *t = *state;
+	const uint8_t *d;
+	uint8_t e[128];
+	struct msg m;
+
+	get_edid(t, e);
+	check_edid_block(e);
+	/* The preferred timing is the mode. */
+	d = e + 54;
+	assert_true(d[0] | d[1]);				/* a timing, not a descriptor */
+	assert_int_equal(d[2] | (d[4] >> 4) << 8, 1280);
+	assert_int_equal(d[5] | (d[7] >> 4) << 8, 800);
+	assert_true(e[24] & 0x02);				/* ... and native */
+	m = msg(GET_EDID);
+	put32(&m, 1);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_SCANOUT);
+	m.len = HDR + 2;					/* short */
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+}
+
+static void test_edid_modes(void **state)
+{
+	struct t *t;
+	uint8_t e[128];
+	struct msg m = msg(GET_EDID);
+
+	(void)state;
+	t = t_new("4095x16", false, ~0ull);
+	get_edid(t, e);
+	check_edid_block(e);
+	assert_int_equal(e[56] | (e[58] >> 4) << 8, 4095);
+	assert_int_equal(e[59] | (e[61] >> 4) << 8, 16);
+	t_free(t);
+	/* A tiny mode still has a pixel clock a monitor believes (10 MHz and up). */
+	t = t_new("16x16", false, ~0ull);
+	get_edid(t, e);
+	check_edid_block(e);
+	assert_int_equal(e[56], 16);
+	assert_true((e[54] | e[55] << 8) >= 1000);
+	t_free(t);
+	/* Wider than a detailed timing can say: no timing, still a valid block. */
+	t = t_new("8192x8192", false, ~0ull);
+	get_edid(t, e);
+	check_edid_block(e);
+	assert_false(e[54] | e[55]);
+	t_free(t);
+	/* Without F_EDID the command is not there. */
+	t = t_new(NULL, false, ~(1ull << F_EDID));
+	put32(&m, 0);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	t_free(t);
+}
+
+/* The last present covered @w x @h at (@x, @y) of scanout 0. */
+static void assert_presented(struct t *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	assert_int_equal(t->rec.present_id, 0);
+	assert_int_equal(t->rec.present_r.x, x);
+	assert_int_equal(t->rec.present_r.y, y);
+	assert_int_equal(t->rec.present_r.width, w);
+	assert_int_equal(t->rec.present_r.height, h);
+}
+
+static void test_bgrx_flush(void **state)
+{
+	struct t *t = *state;
+
+	res_ready(t, 1, BGRX, 8, 4);
+	assert_int_equal(t->rec.scanouts, 0);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 8, 4), OK_NODATA);
+	assert_int_equal(t->rec.scanouts, 1);
+	assert_int_equal(t->rec.scanout_w, 8);
+	assert_int_equal(t->rec.scanout_h, 4);
+	assert_int_equal(t->rec.presents, 0);
+	assert_int_equal(flush(t, 1, 0, 0, 8, 4), OK_NODATA);
+	assert_int_equal(t->rec.presents, 1);
+	assert_presented(t, 0, 0, 8, 4);
+	for (uint32_t y = 0; y < 4; y++)
+		for (uint32_t x = 0; x < 8; x++) {
+			const uint8_t *px = t->rec.present_px + (y * 8 + x) * 4;
+
+			assert_int_equal(px[0], x);
+			assert_int_equal(px[1], y);
+			assert_int_equal(px[2], 0x80 + x);
+			assert_int_equal(px[3], 0xff);		/* X: opaque */
+		}
+	/* The same size again (a page flip) is not news to the display. */
+	res_ready(t, 2, BGRX, 8, 4);
+	assert_int_equal(set_scanout(t, 0, 2, 0, 0, 8, 4), OK_NODATA);
+	assert_int_equal(t->rec.scanouts, 1);
+	/* A resource not on screen flushes to nowhere. */
+	assert_int_equal(flush(t, 1, 0, 0, 8, 4), OK_NODATA);
+	assert_int_equal(t->rec.presents, 1);
+	assert_int_equal(set_scanout(t, 0, 0, 0, 0, 0, 0), OK_NODATA);
+	assert_int_equal(t->rec.scanouts, 2);
+	assert_int_equal(t->rec.scanout_w, 0);
+	assert_int_equal(t->rec.scanout_h, 0);
+}
+
+/* Every format: bytes (x, y, 0x80 + x, 0x40 + y) in memory order, as B,G,R,A. */
+static void test_formats(void **state)
+{
+	static const struct {
+		uint32_t fmt;
+		int b, g, r, a;		/* which source byte; -1: 0xff */
+	} f[] = {
+		{ BGRA, 0, 1, 2, 3 }, { BGRX, 0, 1, 2, -1 }, { ARGB, 3, 2, 1, 0 },
+		{ XRGB, 3, 2, 1, -1 }, { RGBA, 2, 1, 0, 3 }, { XBGR, 1, 2, 3, -1 },
+		{ ABGR, 1, 2, 3, 0 }, { RGBX, 2, 1, 0, -1 },
+	};
+	struct t *t = *state;
+
+	for (uint32_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		uint64_t fb = res_ready(t, 10 + i, f[i].fmt, 4, 2);
+		const uint8_t *src = vdriver_ptr(&t->d, fb);
+
+		assert_int_equal(set_scanout(t, 0, 10 + i, 0, 0, 4, 2), OK_NODATA);
+		assert_int_equal(flush(t, 10 + i, 0, 0, 4, 2), OK_NODATA);
+		for (unsigned p = 0; p < 8; p++) {
+			const uint8_t *s = src + p * 4, *d = t->rec.present_px + p * 4;
+
+			assert_int_equal(d[0], s[f[i].b]);
+			assert_int_equal(d[1], s[f[i].g]);
+			assert_int_equal(d[2], s[f[i].r]);
+			assert_int_equal(d[3], f[i].a < 0 ? 0xff : s[f[i].a]);
+		}
+	}
+	assert_int_equal(t->rec.presents, 8);
+}
+
+static void test_partial(void **state)
+{
+	struct t *t = *state;
+	uint64_t fb = fb_new(t, 16, 8);
+	uint8_t *p = vdriver_ptr(&t->d, fb);
+
+	assert_int_equal(create2d(t, 1, BGRA, 16, 8), OK_NODATA);
+	assert_int_equal(attach1(t, 1, fb, 16 * 8 * 4), OK_NODATA);
+	/* Only (2, 1) .. (4, 2) comes over: offset names its first byte, rows a stride apart. */
+	assert_int_equal(transfer(t, 1, 2, 1, 3, 2, 1 * 64 + 2 * 4), OK_NODATA);
+	/* Scanout shows (4, 2) + 8 x 4 of the resource. */
+	assert_int_equal(set_scanout(t, 0, 1, 4, 2, 8, 4), OK_NODATA);
+	assert_int_equal(t->rec.scanout_w, 8);
+	assert_int_equal(t->rec.scanout_h, 4);
+	/* (0, 0) + 10 x 5 meets the scanout at (4, 2) .. (9, 4): its (0, 0) + 6 x 3. */
+	assert_int_equal(flush(t, 1, 0, 0, 10, 5), OK_NODATA);
+	assert_presented(t, 0, 0, 6, 3);
+	for (uint32_t y = 0; y < 3; y++)
+		for (uint32_t x = 0; x < 6; x++) {
+			const uint8_t *d = t->rec.present_px + (y * 6 + x) * 4;
+			const uint8_t *s = p + ((y + 2) * 16 + x + 4) * 4;
+
+			/* Transferred: resource (4, 2) only. */
+			if (x == 0 && y == 0)
+				assert_memory_equal(d, s, 4);
+			else
+				assert_int_equal(get32(d), 0);
+		}
+	/* Lower right, in scanout coordinates. */
+	assert_int_equal(flush(t, 1, 10, 5, 6, 3), OK_NODATA);
+	assert_presented(t, 6, 3, 2, 1);
+	/* Outside what the scanout shows: nothing to present. */
+	assert_int_equal(t->rec.presents, 2);
+	assert_int_equal(flush(t, 1, 0, 0, 4, 8), OK_NODATA);
+	assert_int_equal(flush(t, 1, 12, 0, 4, 8), OK_NODATA);
+	assert_int_equal(flush(t, 1, 0, 6, 16, 2), OK_NODATA);
+	assert_int_equal(flush(t, 1, 5, 3, 0, 0), OK_NODATA);
+	assert_int_equal(t->rec.presents, 2);
+}
+
+/* Backing in pieces, out of address order, cut mid-pixel and mid-row. */
+static void test_scattered_backing(void **state)
+{
+	struct t *t = *state;
+	uint64_t fb = fb_new(t, 8, 4), far = vdriver_alloc(&t->d, 128, 4096);
+	uint8_t *src = vdriver_ptr(&t->d, fb);
+	uint64_t gpa[4];
+	uint32_t len[4] = { 37, 30, 41, 20 };
+
+	/* Bytes 0..127 of the picture, in 4 entries: the 2nd elsewhere, the 3rd and 4th adjacent. */
+	gpa[0] = fb;
+	gpa[1] = far;
+	gpa[2] = fb + 37 + 30;
+	gpa[3] = gpa[2] + 41;
+	memcpy(vdriver_ptr(&t->d, far), src + 37, 30);
+	memset(src + 37, 0, 30);		/* the picture's copy there is not the backing */
+	assert_int_equal(create2d(t, 1, BGRA, 8, 4), OK_NODATA);
+	assert_int_equal(attach(t, 1, 4, gpa, len), OK_NODATA);
+	assert_int_equal(transfer(t, 1, 0, 0, 8, 4, 0), OK_NODATA);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 8, 4), OK_NODATA);
+	assert_int_equal(flush(t, 1, 0, 0, 8, 4), OK_NODATA);
+	memcpy(src + 37, vdriver_ptr(&t->d, far), 30);
+	assert_memory_equal(t->rec.present_px, src, 128);
+	/* A zero-length entry is no backing at all, but harmless. */
+	assert_int_equal(create2d(t, 2, BGRA, 1, 1), OK_NODATA);
+	assert_int_equal(attach1(t, 2, fb, 0), OK_NODATA);
+	assert_int_equal(transfer(t, 2, 0, 0, 1, 1, 0), ERR_PARAM);
+}
+
+static void test_cursor(void **state)
+{
+	static const struct {
+		uint32_t type, scanout, id, hot_x, hot_y, want;
+	} bad[] = {
+		{ UPDATE_CURSOR, 0, 6, 0, 0, ERR_PARAM },	/* 32 x 32 */
+		{ UPDATE_CURSOR, 0, 5, 64, 0, ERR_PARAM },
+		{ UPDATE_CURSOR, 0, 5, 0, 64, ERR_PARAM },
+		{ UPDATE_CURSOR, 0, 99, 0, 0, ERR_RESOURCE },
+		{ UPDATE_CURSOR, 1, 5, 0, 0, ERR_SCANOUT },
+		{ MOVE_CURSOR, 16, 5, 0, 0, ERR_SCANOUT },
+	};
+	struct t *t = *state;
+	uint64_t fb = res_ready(t, 5, BGRA, 64, 64);
+	struct msg m = cursor_msg(UPDATE_CURSOR, 0, -3, 200, 5, 7, 9);
+
+	/* As Linux sends it: no response buffer. */
+	assert_int_equal(send(t, CURSORQ, &m, NULL, 0), 0);
+	assert_int_equal(t->rec.cursors, 1);
+	assert_true(t->rec.cursor_image);
+	assert_true(t->rec.cursor.visible);
+	assert_int_equal(t->rec.cursor.scanout, 0);
+	assert_int_equal(t->rec.cursor.x, -3);
+	assert_int_equal(t->rec.cursor.y, 200);
+	assert_int_equal(t->rec.cursor.hot_x, 7);
+	assert_int_equal(t->rec.cursor.hot_y, 9);
+	assert_memory_equal(t->rec.cursor_px, vdriver_ptr(&t->d, fb), 64 * 64 * 4);
+	/* Moving: the position only, the image unchanged, other fields ignored. */
+	m = cursor_msg(MOVE_CURSOR, 0, 10, 20, 0, 1, 1);
+	assert_int_equal(run_on(t, CURSORQ, &m), OK_NODATA);
+	assert_int_equal(t->rec.cursors, 2);
+	assert_false(t->rec.cursor_image);
+	assert_true(t->rec.cursor.visible);
+	assert_int_equal(t->rec.cursor.x, 10);
+	assert_int_equal(t->rec.cursor.y, 20);
+	assert_int_equal(t->rec.cursor.hot_x, 7);
+	/* Resource 0 hides it. */
+	m = cursor_msg(UPDATE_CURSOR, 0, 10, 20, 0, 0, 0);
+	assert_int_equal(run_on(t, CURSORQ, &m), OK_NODATA);
+	assert_int_equal(t->rec.cursors, 3);
+	assert_false(t->rec.cursor.visible);
+	assert_false(t->rec.cursor_image);
+	/* Errors leave the display alone. */
+	res_ready(t, 6, BGRA, 32, 32);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = cursor_msg(bad[i].type, bad[i].scanout, 0, 0, bad[i].id, bad[i].hot_x,
+			       bad[i].hot_y);
+		assert_int_equal(run_on(t, CURSORQ, &m), bad[i].want);
+	}
+	m.len = HDR + 20;
+	assert_int_equal(run_on(t, CURSORQ, &m), ERR_UNSPEC);
+	/* Each queue takes its own commands only. */
+	m = cursor_msg(MOVE_CURSOR, 0, 1, 1, 5, 0, 0);
+	assert_int_equal(run_on(t, CONTROLQ, &m), ERR_UNSPEC);
+	m = msg(GET_DISPLAY_INFO);
+	assert_int_equal(run_on(t, CURSORQ, &m), ERR_UNSPEC);
+	assert_int_equal(t->rec.cursors, 3);
+}
+
+static void test_fence(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg_fenced(CREATE_2D, FLAG_FENCE, 0x1122334455667788ull, 7);
+	uint8_t r[HDR];
+	uint64_t fence;
+
+	put32(&m, 1);
+	put32(&m, BGRA);
+	put32(&m, 4);
+	put32(&m, 4);
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR), HDR);
+	memcpy(&fence, r + 8, 8);
+	assert_int_equal(get32(r), OK_NODATA);
+	assert_int_equal(get32(r + 4), FLAG_FENCE);
+	assert_int_equal(fence, 0x1122334455667788ull);
+	assert_int_equal(get32(r + 16), 7);
+	assert_int_equal(get32(r + 20), 0);
+	/* An error answers the fence too (id 1 exists now). */
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR), HDR);
+	memcpy(&fence, r + 8, 8);
+	assert_int_equal(get32(r), ERR_RESOURCE);
+	assert_int_equal(get32(r + 4), FLAG_FENCE);
+	assert_int_equal(fence, 0x1122334455667788ull);
+	/* Without the flag, nothing of the request's header comes back. */
+	m = msg_fenced(GET_DISPLAY_INFO, 2, 99, 7);
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR), HDR);
+	memcpy(&fence, r + 8, 8);
+	assert_int_equal(get32(r + 4), 0);
+	assert_int_equal(fence, 0);
+	assert_int_equal(get32(r + 16), 0);
+}
+
+static void test_bad_commands(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg(GET_DISPLAY_INFO);
+
+	m.len = HDR - 1;
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(0x0999);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(OK_NODATA);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	/* 3D: no context type yet. */
+	m = msg(CTX_CREATE);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg_fenced(SUBMIT_3D, 0, 0, 1);
+	assert_int_equal(run(t, &m), ERR_CONTEXT);
+	m = msg(GET_CAPSET_INFO);
+	put32(&m, 0);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+}
+
+static void test_create_errors(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg(CREATE_2D);
+
+	assert_int_equal(create2d(t, 0, BGRA, 4, 4), ERR_RESOURCE);
+	assert_int_equal(create2d(t, 1, BGRA, 4, 4), OK_NODATA);
+	assert_int_equal(create2d(t, 1, BGRA, 4, 4), ERR_RESOURCE);
+	assert_int_equal(create2d(t, 2, 5, 4, 4), ERR_PARAM);
+	assert_int_equal(create2d(t, 2, 0, 4, 4), ERR_PARAM);
+	assert_int_equal(create2d(t, 2, BGRA, 0, 4), ERR_PARAM);
+	assert_int_equal(create2d(t, 2, BGRA, 4, 0), ERR_PARAM);
+	/* width * height * 4 past 64 bits, past 32 bits, past the cap. */
+	assert_int_equal(create2d(t, 2, BGRA, 0xffffffff, 0xffffffff), ERR_OOM);
+	assert_int_equal(create2d(t, 2, BGRA, 0x40000000, 4), ERR_OOM);
+	assert_int_equal(create2d(t, 2, BGRA, 8192, 8193), ERR_OOM);
+	put32(&m, 2);
+	put32(&m, BGRA);
+	put32(&m, 4);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);	/* short */
+	assert_int_equal(create2d(t, 2, BGRA, 4, 4), OK_NODATA);
+}
+
+static void test_backing_errors(void **state)
+{
+	struct t *t = *state;
+	uint64_t fb = fb_new(t, 4, 4), end = VDRIVER_RAM_BASE + VDRIVER_RAM_SIZE;
+	uint64_t gpa[2] = { fb, fb + 32 };
+	uint32_t len[2] = { 32, 32 };
+	struct msg m = msg(ATTACH_BACKING);
+
+	assert_int_equal(create2d(t, 1, BGRA, 4, 4), OK_NODATA);
+	assert_int_equal(attach1(t, 2, fb, 64), ERR_RESOURCE);
+	assert_int_equal(attach1(t, 0, fb, 64), ERR_RESOURCE);
+	assert_int_equal(attach(t, 1, 0, gpa, len), ERR_PARAM);
+	/* Outside RAM, straddling its end, wrapping around. */
+	assert_int_equal(attach1(t, 1, 0x1000, 64), ERR_PARAM);
+	assert_int_equal(attach1(t, 1, end - 32, 64), ERR_PARAM);
+	assert_int_equal(attach1(t, 1, UINT64_MAX - 15, 64), ERR_PARAM);
+	gpa[1] = end;
+	assert_int_equal(attach(t, 1, 2, gpa, len), ERR_PARAM);
+	/* More entries claimed than sent; more than the cap. */
+	put32(&m, 1);
+	put32(&m, 3);
+	put64(&m, fb);
+	put32(&m, 64);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(ATTACH_BACKING);
+	put32(&m, 1);
+	put32(&m, 16385);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m.len = HDR + 4;
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	/* None of that attached anything. */
+	assert_int_equal(transfer(t, 1, 0, 0, 4, 4, 0), ERR_UNSPEC);
+	assert_int_equal(cmd_id(t, DETACH_BACKING, 1), ERR_UNSPEC);
+	assert_int_equal(attach1(t, 1, fb, 64), OK_NODATA);
+	assert_int_equal(attach1(t, 1, fb, 64), ERR_UNSPEC);	/* already */
+	assert_int_equal(cmd_id(t, DETACH_BACKING, 1), OK_NODATA);
+	assert_int_equal(transfer(t, 1, 0, 0, 4, 4, 0), ERR_UNSPEC);
+	assert_int_equal(attach1(t, 1, fb, 64), OK_NODATA);
+	assert_int_equal(cmd_id(t, DETACH_BACKING, 9), ERR_RESOURCE);
+	m = msg(DETACH_BACKING);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+}
+
+static void test_transfer_errors(void **state)
+{
+	struct t *t = *state;
+	uint64_t fb = fb_new(t, 8, 8);
+	struct msg m = msg(TRANSFER_2D);
+
+	assert_int_equal(transfer(t, 1, 0, 0, 1, 1, 0), ERR_RESOURCE);
+	assert_int_equal(create2d(t, 1, BGRA, 8, 8), OK_NODATA);
+	/* Backing for 8 x 4 only. */
+	assert_int_equal(attach1(t, 1, fb, 8 * 4 * 4), OK_NODATA);
+	assert_int_equal(transfer(t, 1, 0, 0, 8, 4, 0), OK_NODATA);
+	assert_int_equal(transfer(t, 1, 0, 0, 8, 5, 0), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0, 0, 8, 4, 4), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 7, 3, 1, 1, 3 * 32 + 7 * 4), OK_NODATA);
+	assert_int_equal(transfer(t, 1, 7, 3, 1, 1, 3 * 32 + 7 * 4 + 1), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0, 0, 1, 1, 8 * 4 * 4), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0, 0, 1, 1, UINT64_MAX), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0, 0, 1, 1, UINT64_MAX - 2), ERR_PARAM);
+	/* Outside the resource, and sums that wrap 32 bits. */
+	assert_int_equal(transfer(t, 1, 0, 0, 9, 1, 0), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 8, 0, 1, 1, 0), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0xffffffff, 0, 2, 1, 0), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0, 0xfffffff0, 1, 0x20, 0), ERR_PARAM);
+	/* An empty rectangle inside is fine. */
+	assert_int_equal(transfer(t, 1, 8, 8, 0, 0, 0), OK_NODATA);
+	put_rect(&m, 0, 0, 1, 1);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);		/* short */
+}
+
+static void test_scanout_errors(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg(SET_SCANOUT);
+
+	res_ready(t, 1, BGRA, 32, 16);
+	assert_int_equal(set_scanout(t, 1, 1, 0, 0, 32, 16), ERR_SCANOUT);
+	assert_int_equal(set_scanout(t, 0xffffffff, 0, 0, 0, 0, 0), ERR_SCANOUT);
+	assert_int_equal(set_scanout(t, 0, 2, 0, 0, 32, 16), ERR_RESOURCE);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 33, 16), ERR_PARAM);
+	assert_int_equal(set_scanout(t, 0, 1, 1, 0, 32, 16), ERR_PARAM);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 0, 16), ERR_PARAM);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 32, 0), ERR_PARAM);
+	assert_int_equal(set_scanout(t, 0, 1, 0xffffffff, 0, 2, 16), ERR_PARAM);
+	assert_int_equal(t->rec.scanouts, 0);
+	put_rect(&m, 0, 0, 32, 16);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);		/* short */
+	assert_int_equal(flush(t, 2, 0, 0, 1, 1), ERR_RESOURCE);
+	assert_int_equal(flush(t, 1, 0, 0, 33, 1), ERR_PARAM);
+	assert_int_equal(flush(t, 1, 0xffffffff, 0, 2, 1), ERR_PARAM);
+	assert_int_equal(flush(t, 1, 0, 16, 1, 1), ERR_PARAM);
+	m = msg(FLUSH);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	assert_int_equal(t->rec.presents, 0);
+}
+
+static void test_unref(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg(UNREF);
+
+	res_ready(t, 1, BGRA, 16, 16);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(t->rec.scanout_w, 16);
+	/* Unref while on screen: the scanout goes dark with it. */
+	assert_int_equal(cmd_id(t, UNREF, 1), OK_NODATA);
+	assert_int_equal(t->rec.scanouts, 2);
+	assert_int_equal(t->rec.scanout_w, 0);
+	assert_int_equal(t->rec.scanout_h, 0);
+	/* Use after unref. */
+	assert_int_equal(cmd_id(t, UNREF, 1), ERR_RESOURCE);
+	assert_int_equal(transfer(t, 1, 0, 0, 1, 1, 0), ERR_RESOURCE);
+	assert_int_equal(flush(t, 1, 0, 0, 1, 1), ERR_RESOURCE);
+	assert_int_equal(cmd_id(t, DETACH_BACKING, 1), ERR_RESOURCE);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 16, 16), ERR_RESOURCE);
+	assert_int_equal(cmd_id(t, UNREF, 0), ERR_RESOURCE);
+	/* The id is free again, and the new resource is not on screen. */
+	res_ready(t, 1, BGRA, 16, 16);
+	assert_int_equal(flush(t, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(t->rec.presents, 0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);		/* short */
+}
+
+/* Send CREATE_2D for ids @first.. (@n of them, 1x1) in batches; how many answered OK. */
+static unsigned create_many(struct t *t, uint32_t first, unsigned n)
+{
+	unsigned ok = 0;
+
+	for (unsigned done = 0; done < n;) {
+		unsigned batch = n - done < 64 ? n - done : 64;
+
+		for (unsigned i = 0; i < batch; i++) {
+			struct msg m = msg(CREATE_2D);
+			uint64_t rq = t->req + 64ull * i, rs = t->resp + 32ull * i;
+			struct vdriver_seg seg[2] = { { rq, 40, false }, { rs, HDR, true } };
+
+			put32(&m, first + done + i);
+			put32(&m, BGRA);
+			put32(&m, 1);
+			put32(&m, 1);
+			memcpy(vdriver_ptr(&t->d, rq), m.b, m.len);
+			vdriver_add(&t->d, CONTROLQ, seg, 2, false);
+		}
+		vdriver_kick(&t->d, CONTROLQ);
+		for (unsigned i = 0; i < batch; i++)
+			assert_int_equal(vdriver_wait_used(&t->d, CONTROLQ, NULL, NULL, 5000), 0);
+		for (unsigned i = 0; i < batch; i++)
+			ok += get32(vdriver_ptr(&t->d, t->resp + 32ull * i)) == OK_NODATA;
+		done += batch;
+	}
+	return ok;
+}
+
+static void test_memory_caps(void **state)
+{
+	struct t *t = *state;
+
+	/* 256 MiB of pictures at most: three of 64 MiB fit, a fourth does not. */
+	for (uint32_t id = 1; id <= 3; id++)
+		assert_int_equal(create2d(t, id, BGRA, 4096, 4096), OK_NODATA);
+	assert_int_equal(create2d(t, 4, BGRA, 4096, 4096), ERR_OOM);
+	assert_int_equal(create2d(t, 4, BGRA, 4096, 4000), OK_NODATA);
+	assert_int_equal(create2d(t, 5, BGRA, 4096, 96), ERR_OOM);
+	/* Freed memory is there again. */
+	assert_int_equal(cmd_id(t, UNREF, 2), OK_NODATA);
+	assert_int_equal(create2d(t, 5, BGRA, 4096, 4096), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 1), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 3), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 4), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 5), OK_NODATA);
+	/* 16384 resources at most. */
+	assert_int_equal(create_many(t, 100, 16384), 16384);
+	assert_int_equal(create2d(t, 99, BGRA, 1, 1), ERR_OOM);
+	assert_int_equal(cmd_id(t, UNREF, 100), OK_NODATA);
+	assert_int_equal(create2d(t, 99, BGRA, 1, 1), OK_NODATA);
+}
+
+/* A full attach table costs host memory: near the cap it is refused. */
+static void test_backing_cap(void **state)
+{
+	struct t *t = *state;
+	uint64_t fb = fb_new(t, 64, 64);
+	uint64_t big = vdriver_alloc(&t->d, HDR + 8 + 16384 * 16, 16);
+	uint8_t *p = vdriver_ptr(&t->d, big);
+	struct msg m = msg(ATTACH_BACKING);
+	struct vdriver_seg seg[2] = { { big, HDR + 8 + 16384 * 16, false }, { t->resp, HDR, true } };
+	uint32_t written;
+
+	/* 80 KiB short of 256 MiB: a table of 16384 entries (384 KiB) no longer fits. */
+	for (uint32_t id = 1; id <= 3; id++)
+		assert_int_equal(create2d(t, id, BGRA, 4096, 4096), OK_NODATA);
+	assert_int_equal(create2d(t, 4, BGRA, 4096, 4090), OK_NODATA);
+	assert_int_equal(create2d(t, 5, BGRA, 64, 64), OK_NODATA);
+	put32(&m, 5);
+	put32(&m, 16384);
+	memcpy(p, m.b, m.len);
+	for (unsigned i = 0; i < 16384; i++) {
+		uint64_t a = fb + (i % 4) * 4096;
+		uint32_t l = 4096;
+
+		memcpy(p + m.len + i * 16, &a, 8);
+		memcpy(p + m.len + i * 16 + 8, &l, 4);
+		memset(p + m.len + i * 16 + 12, 0, 4);
+	}
+	assert_int_equal(vdriver_request(&t->d, CONTROLQ, seg, 2, &written), 0);
+	assert_int_equal(get32(vdriver_ptr(&t->d, t->resp)), ERR_OOM);
+	/* With room, the same 16384 entries (64 MiB of backing, 16 KiB repeated) attach. */
+	assert_int_equal(cmd_id(t, UNREF, 1), OK_NODATA);
+	assert_int_equal(vdriver_request(&t->d, CONTROLQ, seg, 2, &written), 0);
+	assert_int_equal(get32(vdriver_ptr(&t->d, t->resp)), OK_NODATA);
+	assert_int_equal(transfer(t, 5, 0, 0, 64, 64, 64 * 64 * 4 * 3), OK_NODATA);
+}
+
+static void test_reset(void **state)
+{
+	struct t *t = *state;
+	struct msg m = cursor_msg(UPDATE_CURSOR, 0, 1, 2, 2, 0, 0);
+
+	res_ready(t, 1, BGRA, 16, 16);
+	res_ready(t, 2, BGRA, 64, 64);
+	for (uint32_t id = 3; id <= 5; id++)
+		assert_int_equal(create2d(t, id, BGRA, 4096, 4096), OK_NODATA);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(run_on(t, CURSORQ, &m), OK_NODATA);
+	assert_true(t->rec.cursor.visible);
+	/* The driver resets the device (and starts it again). */
+	assert_int_equal(vdriver_bring_up(&t->d, ~0ull), 0);
+	assert_int_equal(t->rec.scanout_w, 0);
+	assert_int_equal(t->rec.scanout_h, 0);
+	assert_false(t->rec.cursor.visible);
+	for (uint32_t id = 1; id <= 5; id++)
+		assert_int_equal(flush(t, id, 0, 0, 1, 1), ERR_RESOURCE);
+	/* All of the memory is back. */
+	for (uint32_t id = 1; id <= 3; id++)
+		assert_int_equal(create2d(t, id, BGRA, 4096, 4096), OK_NODATA);
+	assert_int_equal(create2d(t, 4, BGRA, 4096, 4000), OK_NODATA);
+}
+
+static void test_requests_counted(void **state)
+{
+	struct t *t = *state;
+	uint64_t before = t->d.vdev->requests;
+	struct msg m = cursor_msg(MOVE_CURSOR, 0, 1, 2, 0, 0, 0);
+
+	check_display_info(t, 1280, 800);
+	assert_int_equal(create2d(t, 0, BGRA, 1, 1), ERR_RESOURCE);
+	send(t, CURSORQ, &m, NULL, 0);
+	assert_int_equal(t->d.vdev->requests - before, 3);
+}
+
+/* A display that fails: the guest carries on, the display keeps being told. */
+static void test_display_fails(void **state)
+{
+	struct t *t = *state;
+	struct msg m = cursor_msg(MOVE_CURSOR, 0, 1, 2, 0, 0, 0);
+
+	t->rec.fail = -EPIPE;
+	res_ready(t, 1, RGBA, 16, 16);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(flush(t, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(flush(t, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(run_on(t, CURSORQ, &m), OK_NODATA);
+	assert_int_equal(t->rec.scanouts, 1);
+	assert_int_equal(t->rec.presents, 2);
+	assert_int_equal(t->rec.cursors, 1);
+}
+
+static void test_no_display(void **state)
+{
+	struct t *t = t_new(NULL, false, ~0ull);
+	struct msg m = cursor_msg(UPDATE_CURSOR, 0, 1, 2, 2, 0, 0);
+
+	(void)state;
+	res_ready(t, 1, XBGR, 16, 16);
+	res_ready(t, 2, BGRA, 64, 64);
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(flush(t, 1, 0, 0, 16, 16), OK_NODATA);
+	assert_int_equal(run_on(t, CURSORQ, &m), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 1), OK_NODATA);
+	assert_int_equal(vdriver_bring_up(&t->d, ~0ull), 0);
+	t_free(t);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_config),
+		T(test_display_info),
+		cmocka_unit_test(test_mode_option),
+		T(test_edid),
+		cmocka_unit_test(test_edid_modes),
+		T(test_bgrx_flush),
+		T(test_formats),
+		T(test_partial),
+		T(test_scattered_backing),
+		T(test_cursor),
+		T(test_fence),
+		T(test_bad_commands),
+		T(test_create_errors),
+		T(test_backing_errors),
+		T(test_transfer_errors),
+		T(test_scanout_errors),
+		T(test_unref),
+		T(test_memory_caps),
+		T(test_backing_cap),
+		T(test_reset),
+		T(test_requests_counted),
+		T(test_display_fails),
+		cmocka_unit_test(test_no_display),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
