@@ -64,8 +64,10 @@ fuzz: deps
 	@ninja -C $(FUZZ_BUILD)
 	@bash tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECS)
 
-integration: arm64 arm64-asan guests
-	@bash tests/l1/run-integration $(ARM64_BUILD)/bmvm $(GUESTS) $(ARM64_ASAN)/bmvm
+# The GPU's renderer runs natively beside the emulated host: native builds it.
+integration: native arm64 arm64-asan guests
+	@BMVM_RENDER=$(CURDIR)/$(BUILD)/bmvm-render \
+		bash tests/l1/run-integration $(ARM64_BUILD)/bmvm $(GUESTS) $(ARM64_ASAN)/bmvm
 
 check: deps
 	@bash tests/check

@@ -59,6 +59,25 @@ static const char usage_text[] =
 "  --no-balloon         no virtio-balloon (default: one, with statistics)\n"
 "  --no-input           no virtio keyboard and tablet (default: both)\n"
 "\n"
+"Display (a virtio-gpu in slot 3; its picture is drawn by bmvm-render, a\n"
+"separate process, started when one of these options asks for it):\n"
+"  --headless           render offscreen (captures, SIGUSR1, the API)\n"
+"  --capture N PATH     write frame N of the display to PATH (PNG), then exit\n"
+"  --capture N,M,... PREFIX\n"
+"                       write frames N, M, ... to PREFIX-NNN.png; exit after\n"
+"                       the last. SIGUSR1 captures the next frame to\n"
+"                       bmvm-PID-N.png in the renderer's working directory\n"
+"  --gpu-renderer unix:PATH | DEVICE\n"
+"                       use a renderer started elsewhere with 'bmvm-render\n"
+"                       --listen PATH', over a unix socket or a character\n"
+"                       device such as a virtio-serial port (default: spawn\n"
+"                       bmvm-render, found next to bmvm, via $BMVM_RENDER or\n"
+"                       on $PATH)\n"
+"  --gpu-trace FILE     record everything sent to the renderer, with timing;\n"
+"                       play it back with bmvm-replay FILE [--capture ...]\n"
+"  --resolution WxH     the display's size (default 1280x800)\n"
+"  --no-gpu             no virtio-gpu at all\n"
+"\n"
 "Running:\n"
 "  --serial BACKEND     the PL011 serial port: stdio (default), pty (prints its\n"
 "                       path), file=PATH (output only) or socket=PATH (a unix\n"
@@ -99,6 +118,8 @@ enum {
 	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB, OPT_SERIAL, OPT_STOP_TIMEOUT,
 	OPT_API_SOCKET, OPT_RESTFUL_URI,
 	OPT_DISK, OPT_SHARE, OPT_NET, OPT_CONSOLE, OPT_NO_RNG, OPT_NO_BALLOON, OPT_NO_INPUT,
+	OPT_NO_GPU, OPT_HEADLESS, OPT_WINDOWED, OPT_CAPTURE, OPT_GPU_RENDERER, OPT_GPU_TRACE,
+	OPT_RESOLUTION,
 };
 
 static const struct option long_options[] = {
@@ -121,6 +142,13 @@ static const struct option long_options[] = {
 	{ "no-rng",	no_argument,	   NULL, OPT_NO_RNG },
 	{ "no-balloon",	no_argument,	   NULL, OPT_NO_BALLOON },
 	{ "no-input",	no_argument,	   NULL, OPT_NO_INPUT },
+	{ "no-gpu",	no_argument,	   NULL, OPT_NO_GPU },
+	{ "headless",	no_argument,	   NULL, OPT_HEADLESS },
+	{ "windowed",	no_argument,	   NULL, OPT_WINDOWED },
+	{ "capture",	required_argument, NULL, OPT_CAPTURE },
+	{ "gpu-renderer", required_argument, NULL, OPT_GPU_RENDERER },
+	{ "gpu-trace",	required_argument, NULL, OPT_GPU_TRACE },
+	{ "resolution",	required_argument, NULL, OPT_RESOLUTION },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
@@ -165,12 +193,13 @@ static int add_default_vdevs(struct vm_config *c, const bool off[VDEV_NR_KINDS],
 			     struct errbuf *err)
 {
 	static const enum vdev_kind defaults[] = { VDEV_KEYBOARD, VDEV_TABLET, VDEV_RNG,
-						   VDEV_BALLOON };
+						   VDEV_BALLOON, VDEV_GPU };
 	int ret = 0;
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]) && !ret; i++)
 		if (!off[defaults[i]])
-			ret = add_vdev(c, defaults[i], NULL, err);
+			ret = add_vdev(c, defaults[i],
+				       defaults[i] == VDEV_GPU ? c->gpu_resolution : NULL, err);
 	return ret;
 }
 
@@ -263,6 +292,25 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 		return add_vdev(c, VDEV_NET, arg, err);
 	case OPT_CONSOLE:
 		return add_vdev(c, VDEV_CONSOLE, arg, err);
+	case OPT_HEADLESS:
+		c->gpu_headless = true;
+		return 0;
+	case OPT_WINDOWED:
+		return err_set(err, ENOTSUP, "--windowed: this build has no window yet; use "
+			       "--headless with --capture or SIGUSR1");
+	case OPT_GPU_RENDERER:
+		if (!*arg)
+			return err_set(err, EINVAL, "--gpu-renderer needs unix:PATH or a device");
+		c->gpu_renderer = arg;
+		return 0;
+	case OPT_GPU_TRACE:
+		if (!*arg)
+			return err_set(err, EINVAL, "--gpu-trace needs a file name");
+		c->gpu_trace = arg;
+		return 0;
+	case OPT_RESOLUTION:
+		c->gpu_resolution = arg;
+		return 0;
 	case 'v':
 		c->verbose = true;
 		return 0;
@@ -300,6 +348,18 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 		case OPT_NO_INPUT:
 			off[VDEV_KEYBOARD] = off[VDEV_TABLET] = true;
 			break;
+		case OPT_NO_GPU:
+			off[VDEV_GPU] = true;
+			break;
+		case OPT_CAPTURE:
+			/* Two values: the frame list here, the path next. */
+			if (optind >= argc)
+				return err_set(err, EINVAL, "--capture needs frames and a path, "
+					       "e.g. --capture 5 out.png");
+			ret = capture_spec_parse(&c->capture, optarg, argv[optind++], err);
+			if (ret)
+				return ret;
+			break;
 		default:
 			ret = parse_option(c, opt, optarg, err);
 			if (ret)
@@ -316,7 +376,17 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 	if (c->initrd_path && !c->kernel_path)
 		return err_set(err, EINVAL, "--initrd needs a kernel");
 	ret = check_consoles(c, err);
+	if (!ret && off[VDEV_GPU] && config_gpu_renderer(c))
+		ret = err_set(err, EINVAL, "--no-gpu leaves nothing for --headless, --capture, "
+			      "--gpu-renderer, --gpu-trace or --resolution to act on");
+	if (!ret && off[VDEV_GPU] && c->gpu_resolution)
+		ret = err_set(err, EINVAL, "--resolution needs the GPU (drop --no-gpu)");
 	if (!ret)
 		ret = add_default_vdevs(c, off, err);
 	return ret ? ret : CONFIG_RUN;
+}
+
+bool config_gpu_renderer(const struct vm_config *c)
+{
+	return c->gpu_headless || c->capture.count || c->gpu_renderer || c->gpu_trace;
 }

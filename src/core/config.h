@@ -8,6 +8,7 @@
 #include "core/chardev.h"
 #include "core/err.h"
 #include "core/loader.h"
+#include "gpu/capture_spec.h"
 
 #define CONFIG_MAX_CPUS		64
 #define CONFIG_MAX_RAM_MIB	(512u * 1024)	/* fits a 40-bit IPA space above 1 GiB */
@@ -29,6 +30,7 @@ enum vdev_kind {
 	VDEV_CONSOLE,	/* --console BACKEND */
 	VDEV_RNG,	/* on unless --no-rng */
 	VDEV_BALLOON,	/* on unless --no-balloon */
+	VDEV_GPU,	/* on unless --no-gpu; --resolution WxH */
 	VDEV_NR_KINDS,
 };
 
@@ -55,6 +57,12 @@ struct vm_config {
 	struct chardev_spec serial;	/* the PL011's backend */
 	struct vdev_spec vdev[CONFIG_MAX_VDEVS];	/* in command-line order */
 	unsigned nr_vdevs;
+	/* The GPU's renderer: started when any of these is given (config_gpu_renderer()). */
+	const char *gpu_resolution;	/* --resolution WxH, checked by the device */
+	bool gpu_headless;		/* --headless */
+	const char *gpu_renderer;	/* --gpu-renderer unix:PATH | DEVICE */
+	const char *gpu_trace;		/* --gpu-trace FILE */
+	struct capture_spec capture;	/* --capture FRAMES PATH */
 	bool verbose;
 };
 
@@ -71,5 +79,8 @@ enum config_result {
 int config_parse(struct vm_config *config, int argc, char **argv, struct errbuf *err);
 
 void config_print_usage_line(void);
+
+/* Does this configuration need the renderer process? */
+bool config_gpu_renderer(const struct vm_config *config);
 
 #endif

@@ -24,6 +24,7 @@
 #include "arch/arm64/machine.h"
 #include "core/thread.h"
 #include "core/vm_api.h"
+#include "core/vm_gpu.h"
 
 static void vm_vlog(const char *fmt, va_list ap)
 {
@@ -443,6 +444,7 @@ static void handled_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGTSTP);
+	sigaddset(set, SIGUSR1);
 }
 
 /*
@@ -488,6 +490,10 @@ static void *vm_signal_thread(void *arg)
 			break;
 		if (sig == SIGTSTP) {
 			vm_suspend(vm);
+			continue;
+		}
+		if (sig == SIGUSR1) {
+			vm_gpu_capture_next(vm);
 			continue;
 		}
 		if (sig == SIGTERM && vm_stop_gracefully(vm))
@@ -565,6 +571,8 @@ static int vm_setup(struct vm *vm)
 	vm->serial_open = true;
 	if (vm->serial.kind == CHARDEV_PTY || vm->serial.kind == CHARDEV_SOCKET)
 		vm_error(vm, "serial console on %s", vm->serial.path);
+	if (vm_gpu_start(vm))
+		return -1;
 	if (machine_create(vm, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
@@ -614,6 +622,7 @@ static void vm_teardown(struct vm *vm)
 	if (vm->accel)
 		accel_destroy(vm->accel);
 	machine_destroy(vm);
+	vm_gpu_stop(vm);	/* after the GPU device, which draws through it */
 	if (vm->serial_open)
 		chardev_close(&vm->serial);
 	close(vm->wake_pipe[0]);

@@ -20,6 +20,7 @@
 struct accel;
 struct accel_vcpu;
 struct api_server;
+struct gpu_link;
 struct machine;
 
 /* What the VM has been asked to do next; the main thread carries it out. */
@@ -78,6 +79,13 @@ struct vm {
 	unsigned cpus_paused;	/* under lock: vCPUs parked by a pause */
 	int64_t start_ms;	/* CLOCK_MONOTONIC at start, for uptime */
 	struct api_server *api;
+
+	/* The GPU renderer (core/vm_gpu.c). */
+	struct gpu_link *gpu_link;		/* NULL: no renderer */
+	_Atomic unsigned gpu_captures_done;	/* replies from the renderer */
+	_Atomic unsigned gpu_usr1_sent;		/* SIGUSR1 captures asked for */
+	unsigned gpu_usr1_seq;			/* signal thread only: names their files */
+	_Atomic bool gpu_capture_failed;
 
 	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
 	_Atomic int stop_signal;		/* the signal that stopped the run, or 0 */

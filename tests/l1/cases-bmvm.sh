@@ -292,3 +292,50 @@ run_case serial-socket 0 60 'tick 1 ' -- sh -c \
 	"bmvm $G/ticker.elf --cpus 1 --serial socket=/tmp/ser.sock --api-socket /tmp/api7.sock 2>/dev/null & pid=\$!
 	 l1tool connect /tmp/ser.sock -t 30 -e 'tick 1 '; rc=\$?
 	 bmvm ctl --socket /tmp/api7.sock hard-stop; wait \$pid; exit \$rc"
+
+# --- GPU: virtio-gpu 2D with Linux's stock driver, rendered on the x86 host -
+# tests/l1/run-integration starts bmvm-render natively and gives L1 a
+# virtio-serial port to it (name host.0); its captures land on the x86 side,
+# where run-integration checks them. Without the port (a plain tests/l1/run)
+# these cases say so and fail.
+GPU_PORT=''
+for p in /sys/class/virtio-ports/*; do
+	[ "$(cat "$p/name" 2>/dev/null)" = host.0 ] && GPU_PORT=/dev/${p##*/}
+done
+if [ -z "$GPU_PORT" ]; then
+	fail gpu-port "no virtio-serial port named host.0 (run through tests/l1/run-integration)"
+else
+	# fbcon on the stock virtio_gpu driver. Once the guest has reported and
+	# is writing text, SIGUSR1 captures the next frame (bmvm-PID-1.png on the
+	# renderer's side); SIGTERM then stops it cleanly (whole messages only on
+	# the shared port, which the next case uses).
+	cat >/tmp/gpu-fbcon.sh <<EOS
+#!/bin/sh
+bmvm /payload/virtio/Image --initrd /payload/gpu/initrd.cpio.gz --cpus 1 --ram 512 \\
+	--cmdline "console=tty0 console=ttyAMA0 bmvm.mode=1024x768" --no-balloon \\
+	--resolution 1024x768 --gpu-renderer $GPU_PORT --stop-timeout 1 -v >/tmp/gpu.out 2>&1 & pid=\$!
+/tmp/waitfor /tmp/gpu.out 'L2 STEP gpu-ready'
+kill -USR1 \$pid
+/tmp/waitfor /tmp/gpu.out 'captured to bmvm-'
+kill -TERM \$pid; wait \$pid
+cat /tmp/gpu.out
+EOS
+	chmod +x /tmp/gpu-fbcon.sh
+	run_case gpu-fbcon any 300 'frame [0-9]* captured to bmvm-[0-9]*-1.png' -- /tmp/gpu-fbcon.sh
+	for c in gpu-drm gpu-connected gpu-mode gpu-edid gpu-fbdev gpu-fbcon; do
+		tr -d '\r' <"$CASE_OUT" | grep -q "L2 OK $c\$" ||
+			fail "$c" "the guest did not report L2 OK $c" "$CASE_OUT"
+	done
+	# The same run traced: the trace file is the renderer link's own stream.
+	run_case gpu-trace 0 300 'frame 3 captured' -- \
+		bmvm /payload/virtio/Image --initrd /payload/gpu/initrd.cpio.gz --cpus 1 --ram 512 \
+		--cmdline "console=tty0 console=ttyAMA0 bmvm.mode=1280x800" --no-balloon \
+		--gpu-renderer "$GPU_PORT" --gpu-trace /tmp/run.bmgt --capture 1,3 trace -v
+	[ -s /tmp/run.bmgt ] && head -c 4 /tmp/run.bmgt | grep -q BMGT ||
+		fail gpu-trace-file "no trace written" "$CASE_OUT"
+fi
+# Bad GPU options: one line, exit 2.
+run_case gpu-bad-resolution 2 30 'not a display size' -- bmvm $G/hello.elf --resolution 99999x1
+run_case gpu-no-gpu-capture 2 30 'no-gpu' -- bmvm $G/hello.elf --no-gpu --capture 1 x.png
+run_case gpu-bad-renderer 2 30 'cannot open' -- bmvm $G/hello.elf --gpu-renderer /nonexistent
+run_case gpu-bad-capture 2 30 'frame numbers' -- bmvm $G/hello.elf --capture 5,2 x

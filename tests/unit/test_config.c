@@ -104,6 +104,51 @@ static void test_bad_words(void **state)
 	EXPECT_ERROR("--initrd needs a kernel", "--dump-dtb", "x.dtb", "--initrd", "i");
 }
 
+/* The GPU's options: which start the renderer, --capture's two values, conflicts. */
+static void test_gpu_options(void **state)
+{
+	struct vm_config c;
+	struct errbuf e;
+	bool gpu = false;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, &e, "k"), CONFIG_RUN);
+	for (unsigned i = 0; i < c.nr_vdevs; i++)
+		gpu |= c.vdev[i].kind == VDEV_GPU;
+	assert_true(gpu);
+	assert_false(config_gpu_renderer(&c));
+
+	/* --capture takes the argument after its value, wherever the kernel is. */
+	assert_int_equal(PARSE(&c, &e, "--capture", "10,30", "anim", "k", "--resolution",
+			       "640x480"), CONFIG_RUN);
+	assert_string_equal(c.kernel_path, "k");
+	assert_int_equal(c.capture.count, 2);
+	assert_int_equal(c.capture.frame[1], 30);
+	assert_string_equal(c.capture.path, "anim");
+	assert_true(config_gpu_renderer(&c));
+	assert_string_equal(c.vdev[c.nr_vdevs - 1].arg, "640x480");
+	assert_int_equal(PARSE(&c, &e, "k", "--capture", "5", "out.png"), CONFIG_RUN);
+	assert_string_equal(c.capture.path, "out.png");
+
+	assert_int_equal(PARSE(&c, &e, "k", "--headless"), CONFIG_RUN);
+	assert_true(config_gpu_renderer(&c));
+	assert_int_equal(PARSE(&c, &e, "k", "--gpu-trace", "t.bmgt"), CONFIG_RUN);
+	assert_true(config_gpu_renderer(&c));
+	assert_int_equal(PARSE(&c, &e, "k", "--gpu-renderer", "unix:/tmp/r"), CONFIG_RUN);
+	assert_string_equal(c.gpu_renderer, "unix:/tmp/r");
+
+	assert_int_equal(PARSE(&c, &e, "k", "--no-gpu"), CONFIG_RUN);
+	for (unsigned i = 0; i < c.nr_vdevs; i++)
+		assert_int_not_equal(c.vdev[i].kind, VDEV_GPU);
+	EXPECT_ERROR("--no-gpu leaves nothing", "k", "--no-gpu", "--headless");
+	EXPECT_ERROR("--resolution needs the GPU", "k", "--no-gpu", "--resolution", "640x480");
+	EXPECT_ERROR("--capture needs frames and a path", "k", "--capture", "5");
+	EXPECT_ERROR("frame numbers must increase", "k", "--capture", "5,5", "x");
+	EXPECT_ERROR("not a list of frame numbers", "k", "--capture", "0", "x");
+	EXPECT_ERROR("--gpu-trace needs a file name", "k", "--gpu-trace", "");
+	EXPECT_ERROR("--gpu-renderer needs", "k", "--gpu-renderer", "");
+}
+
 static void test_dump_dtb_needs_no_kernel(void **state)
 {
 	struct vm_config c;
@@ -135,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_bad_numbers),
 		cmocka_unit_test(test_bad_words),
+		cmocka_unit_test(test_gpu_options),
 		cmocka_unit_test(test_dump_dtb_needs_no_kernel),
 		cmocka_unit_test(test_help_and_version),
 	};

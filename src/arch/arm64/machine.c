@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/vm.h"
+#include "core/vm_gpu.h"
 #include "hw/pl011.h"
 #include "hw/pl061.h"
 #include "hw/testdev.h"
@@ -222,6 +223,7 @@ static const struct virtio_kind {
 	[VDEV_CONSOLE]	= { virtio_console_create,	-1 },
 	[VDEV_RNG]	= { virtio_rng_create,		-1 },
 	[VDEV_BALLOON]	= { virtio_balloon_create,	-1 },
+	[VDEV_GPU]	= { virtio_gpu_create,		ARM64_VIRTIO_SLOT_GPU },
 };
 
 static struct device_slot machine_slot(struct vm *vm, uint64_t base, uint64_t size,
@@ -259,11 +261,10 @@ static int create_virtio_devices(struct vm *vm, struct errbuf *err)
 	bool used[ARM64_VIRTIO_SLOTS] = { false };
 	unsigned count[VDEV_NR_KINDS] = { 0 };
 
-	used[ARM64_VIRTIO_SLOT_GPU] = true;
 	for (unsigned i = 0; i < c->nr_vdevs; i++) {
 		const struct virtio_kind *k = &virtio_kinds[c->vdev[i].kind];
 		struct virtio_env env = { .index = count[c->vdev[i].kind]++,
-					  .verbose = c->verbose };
+					  .verbose = c->verbose, .display = vm_gpu_display(vm) };
 		int n = virtio_slot_take(used, k->home_slot);
 		struct device_slot slot;
 		struct device *dev;

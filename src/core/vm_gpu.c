@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/* The VM and its GPU renderer: start, captures, SIGUSR1, input, loss. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/arm64/machine.h"
+#include "core/vm.h"
+#include "core/vm_gpu.h"
+#include "gpu/link.h"
+#include "virtio/devices.h"
+
+static void gpu_captured(void *opaque, const struct wire_captured *c)
+{
+	struct vm *vm = opaque;
+	unsigned done;
+
+	if (c->status) {
+		vm_error(vm, "capture of frame %u to %s failed: %s", c->frame, c->path,
+			 strerror(-c->status));
+		vm->gpu_capture_failed = true;
+	} else {
+		vm_verbose(vm, "frame %u captured to %s", c->frame, c->path);
+	}
+	done = ++vm->gpu_captures_done;
+	/* SIGUSR1 captures count too, but only --capture's end the run. */
+	if (vm->config->capture.count && done >= vm->config->capture.count + vm->gpu_usr1_sent)
+		vm_request_stop(vm, vm->gpu_capture_failed ? 1 : 0);
+}
+
+static void gpu_input(void *opaque, const struct wire_input *in)
+{
+	struct vm *vm = opaque;
+	struct virtio_input_event ev[WIRE_MAX_INPUT_EVENTS];
+
+	for (uint32_t i = 0; i < in->count; i++)
+		ev[i] = (struct virtio_input_event){ in->ev[i].type, in->ev[i].code,
+						     in->ev[i].value };
+	/* A full queue drops the events, as a real device would; nothing to report. */
+	machine_input(vm, in->device == WIRE_INPUT_TABLET, ev, in->count);
+}
+
+static void gpu_lost(void *opaque, const char *why)
+{
+	struct vm *vm = opaque;
+
+	vm_error(vm, "GPU renderer lost: %s; the guest runs on without a display", why);
+	/* --capture can no longer do its job: end the run rather than hang. */
+	if (vm->config->capture.count)
+		vm_request_stop(vm, 1);
+}
+
+static void gpu_log(void *opaque, const char *line)
+{
+	vm_error(opaque, "renderer: %s", line);
+}
+
+/* Ask for every --capture frame up front; the renderer writes each as it comes. */
+static int gpu_request_captures(struct vm *vm)
+{
+	const struct capture_spec *spec = &vm->config->capture;
+
+	for (unsigned i = 0; i < spec->count; i++) {
+		char path[WIRE_MAX_PATH];
+
+		if (capture_spec_path(spec, i, path, sizeof(path))) {
+			vm_error(vm, "--capture: the path for frame %u is too long", spec->frame[i]);
+			return -1;
+		}
+		if (gpu_link_capture(vm->gpu_link, spec->frame[i], path)) {
+			vm_error(vm, "--capture: the renderer went away");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int vm_gpu_start(struct vm *vm)
+{
+	const struct vm_config *c = vm->config;
+	struct gpu_link_config lc = { .renderer = c->gpu_renderer, .show = WIRE_SHOW_HEADLESS,
+				      .trace_path = c->gpu_trace };
+	struct gpu_link_events ev = { .opaque = vm, .captured = gpu_captured,
+				      .input = gpu_input, .lost = gpu_lost, .log = gpu_log };
+	struct errbuf err;
+
+	if (!config_gpu_renderer(c) || c->dump_dtb_path)
+		return 0;
+	if (gpu_link_open(&lc, &ev, &vm->gpu_link, &err)) {
+		vm_error(vm, "%s", err.msg);
+		return -1;
+	}
+	return gpu_request_captures(vm);
+}
+
+void vm_gpu_stop(struct vm *vm)
+{
+	gpu_link_close(vm->gpu_link);
+	vm->gpu_link = NULL;
+}
+
+struct gpu_display *vm_gpu_display(struct vm *vm)
+{
+	return vm->gpu_link ? gpu_link_display(vm->gpu_link) : NULL;
+}
+
+void vm_gpu_capture_next(struct vm *vm)
+{
+	char path[64];
+
+	if (!vm->gpu_link) {
+		vm_error(vm, "SIGUSR1: no renderer to capture with (run with --headless)");
+		return;
+	}
+	snprintf(path, sizeof(path), "bmvm-%d-%u.png", (int)getpid(), ++vm->gpu_usr1_seq);
+	/* Counted before it is sent: its reply may come before this thread runs again. */
+	vm->gpu_usr1_sent++;
+	if (gpu_link_capture(vm->gpu_link, 0, path)) {
+		vm->gpu_usr1_sent--;
+		vm_error(vm, "SIGUSR1: the renderer is gone");
+		return;
+	}
+	vm_error(vm, "SIGUSR1: capturing the next frame to %s", path);
+}

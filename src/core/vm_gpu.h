@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_CORE_VM_GPU_H
+#define BMVM_CORE_VM_GPU_H
+
+/*
+ * The VM's side of the GPU renderer: start bmvm-render (or reach one) when
+ * the command line asks for frames, ask it for the --capture frames and end
+ * the run after the last, capture on SIGUSR1, pass its input events on to
+ * the virtio keyboard and tablet.
+ */
+
+struct vm;
+struct gpu_display;
+
+/* Before the devices: start the renderer if needed. 0, or -1 (reported). */
+int vm_gpu_start(struct vm *vm);
+/* After the devices are gone: close the link, reap a spawned renderer. */
+void vm_gpu_stop(struct vm *vm);
+
+/* Where the GPU device draws: the renderer, or NULL (nowhere). */
+struct gpu_display *vm_gpu_display(struct vm *vm);
+
+/* SIGUSR1: capture the next frame to bmvm-PID-N.png (the renderer's directory). */
+void vm_gpu_capture_next(struct vm *vm);
+
+#endif

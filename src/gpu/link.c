@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: MIT
+/* bmvm's end of the renderer link: spawn or reach bmvm-render, send, trace, listen. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/thread.h"
+#include "gpu/link.h"
+
+extern char **environ;
+
+struct gpu_link {
+	int fd;
+	pid_t child;			/* the renderer we spawned, or 0 */
+	struct gpu_link_events events;
+	struct gpu_display display;
+
+	pthread_mutex_t write_lock;	/* one message at a time, from any thread */
+	uint8_t *out;			/* message being built, under write_lock */
+	size_t out_cap;
+	bool dead;			/* under write_lock: nothing more is sent */
+	int trace_fd;			/* -1: not tracing */
+	struct timespec t0;
+
+	pthread_t reader;
+	bool reader_started;
+	int quit_fd[2];			/* a pipe: written to end the reader */
+};
+
+/* ---- sending -------------------------------------------------------------- */
+
+static int link_grow(struct gpu_link *l, size_t size)
+{
+	uint8_t *n;
+
+	if (size <= l->out_cap)
+		return 0;
+	n = realloc(l->out, size);
+	if (!n)
+		return -ENOMEM;
+	l->out = n;
+	l->out_cap = size;
+	return 0;
+}
+
+static uint64_t link_elapsed_ns(const struct gpu_link *l)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - l->t0.tv_sec) * 1000000000u +
+	       (uint64_t)(now.tv_nsec - l->t0.tv_nsec);
+}
+
+/* A trace that cannot be written is closed with one line; the run goes on. */
+static void link_trace(struct gpu_link *l, size_t len)
+{
+	uint8_t ts[GPU_TRACE_REC_SIZE];
+	uint64_t ns = link_elapsed_ns(l);
+
+	if (l->trace_fd < 0)
+		return;
+	for (int i = 0; i < 8; i++)
+		ts[i] = (uint8_t)(ns >> (8 * i));
+	if (wire_write(l->trace_fd, ts, sizeof(ts)) || wire_write(l->trace_fd, l->out, len)) {
+		fprintf(stderr, "bmvm: --gpu-trace: cannot write the trace: %s; tracing stops\n",
+			strerror(errno));
+		close(l->trace_fd);
+		l->trace_fd = -1;
+	}
+}
+
+/* Send the @len bytes built in l->out; write_lock held. */
+static int link_send(struct gpu_link *l, size_t len)
+{
+	int ret;
+
+	if (!len)
+		return -EINVAL;
+	link_trace(l, len);
+	if (l->dead)
+		return -EPIPE;
+	ret = wire_write(l->fd, l->out, len);
+	if (ret)
+		l->dead = true;
+	return ret;
+}
+
+static int link_scanout(void *opaque, unsigned id, uint32_t width, uint32_t height)
+{
+	struct gpu_link *l = opaque;
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, 64);
+	if (!ret)
+		ret = link_send(l, wire_put_scanout(l->out, l->out_cap, id, width, height));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+static int link_present(void *opaque, unsigned id, const struct gpu_rect *r, const void *pixels,
+			size_t stride)
+{
+	struct gpu_link *l = opaque;
+	size_t size = wire_present_size(r);
+	int ret;
+
+	if (size - WIRE_HDR_SIZE > WIRE_MAX_PAYLOAD)
+		return -E2BIG;
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, size);
+	if (!ret)
+		ret = link_send(l, wire_put_present(l->out, l->out_cap, id, r, pixels, stride));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+static int link_cursor(void *opaque, const struct gpu_cursor *c)
+{
+	struct gpu_link *l = opaque;
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, wire_cursor_size(c));
+	if (!ret)
+		ret = link_send(l, wire_put_cursor(l->out, l->out_cap, c));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+static const struct gpu_display_ops link_display_ops = {
+	.scanout = link_scanout,
+	.present = link_present,
+	.cursor = link_cursor,
+};
+
+struct gpu_display *gpu_link_display(struct gpu_link *l)
+{
+	return &l->display;
+}
+
+int gpu_link_capture(struct gpu_link *l, uint32_t frame, const char *path)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, WIRE_HDR_SIZE + 4 + WIRE_MAX_PATH);
+	if (!ret)
+		ret = link_send(l, wire_put_capture(l->out, l->out_cap, frame, path));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
+{
+	const struct gpu_link_events *ev = &l->events;
+	struct wire_captured cap;
+	struct wire_input in;
+	char line[512];
+
+	switch (m->type) {
+	case WIRE_CAPTURED:
+		if (wire_parse_captured(m, &cap))
+			return -EPROTO;
+		if (ev->captured)
+			ev->captured(ev->opaque, &cap);
+		return 0;
+	case WIRE_INPUT:
+		if (wire_parse_input(m, &in))
+			return -EPROTO;
+		if (ev->input)
+			ev->input(ev->opaque, &in);
+		return 0;
+	case WIRE_LOG:
+		if (wire_parse_log(m, line, sizeof(line)))
+			return -EPROTO;
+		if (ev->log)
+			ev->log(ev->opaque, line);
+		return 0;
+	}
+	return -EPROTO;
+}
+
+/* Renderer -> bmvm messages are small: a captured path is the largest. */
+#define LINK_MAX_IN	(WIRE_HDR_SIZE + 8 + WIRE_MAX_PATH)
+
+/* Dispatch the whole messages at the front of @buf; returns the bytes used, or -EPROTO. */
+static ssize_t link_consume(struct gpu_link *l, const uint8_t *buf, size_t len)
+{
+	size_t used = 0;
+	struct wire_msg m;
+
+	while (len - used >= WIRE_HDR_SIZE) {
+		if (wire_parse_header(buf + used, len - used, &m) ||
+		    m.size > LINK_MAX_IN - WIRE_HDR_SIZE)
+			return -EPROTO;
+		if (len - used < WIRE_HDR_SIZE + (size_t)m.size)
+			break;
+		if (link_dispatch(l, &m))
+			return -EPROTO;
+		used += WIRE_HDR_SIZE + m.size;
+	}
+	return (ssize_t)used;
+}
+
+/*
+ * Poll rather than block in read(): a character device has no shutdown(),
+ * so closing the link wakes this thread through quit_fd instead.
+ */
+static void *link_reader(void *arg)
+{
+	struct gpu_link *l = arg;
+	uint8_t buf[LINK_MAX_IN];
+	size_t len = 0;
+	const char *why = NULL;
+
+	while (!why) {
+		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
+				       { .fd = l->quit_fd[0], .events = POLLIN } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno != EINTR)
+				why = strerror(errno);
+			continue;
+		}
+		if (p[1].revents)
+			return NULL;		/* gpu_link_close(): not a loss */
+		n = read(l->fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			why = n ? strerror(errno) : "the renderer closed the connection";
+			continue;
+		}
+		len += (size_t)n;
+		n = link_consume(l, buf, len);
+		if (n < 0) {
+			why = "the renderer sent a malformed message";
+			continue;
+		}
+		memmove(buf, buf + n, len - (size_t)n);
+		len -= (size_t)n;
+	}
+	pthread_mutex_lock(&l->write_lock);
+	l->dead = true;
+	pthread_mutex_unlock(&l->write_lock);
+	if (l->events.lost)
+		l->events.lost(l->events.opaque, why);
+	return NULL;
+}
+
+/* ---- connecting ----------------------------------------------------------- */
+
+/* $BMVM_RENDER, else bmvm-render next to this executable, else NULL (use $PATH). */
+static const char *link_renderer_path(char *buf, size_t size)
+{
+	const char *env = getenv("BMVM_RENDER");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", buf, size - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	slash = strrchr(buf, '/');
+	if (!slash || (size_t)(slash - buf) + sizeof("/bmvm-render") > size)
+		return NULL;
+	strcpy(slash, "/bmvm-render");
+	return access(buf, X_OK) == 0 ? buf : NULL;
+}
+
+static int link_spawn(struct gpu_link *l, struct errbuf *err)
+{
+	char pathbuf[PATH_MAX];
+	const char *path = link_renderer_path(pathbuf, sizeof(pathbuf));
+	char *argv[] = { (char *)"bmvm-render", (char *)"--fd", (char *)"3", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int sv[2], child_fd, ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return err_set(err, errno, "cannot create the renderer's socket: %s",
+			       strerror(errno));
+	/* Above 3, so the dup2 to 3 below always clears close-on-exec. */
+	child_fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+	close(sv[1]);
+	if (child_fd < 0) {
+		close(sv[0]);
+		return err_set(err, errno, "cannot set up the renderer's socket: %s",
+			       strerror(errno));
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+	posix_spawnattr_init(&attr);
+	/* bmvm blocks and ignores signals for its own threads; the renderer starts clean. */
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	ret = path ? posix_spawn(&l->child, path, &fa, &attr, argv, environ)
+		   : posix_spawnp(&l->child, "bmvm-render", &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(child_fd);
+	if (ret) {
+		close(sv[0]);
+		l->child = 0;
+		return err_set(err, ret, "cannot start the renderer %s: %s (build it with `make`, "
+			       "set BMVM_RENDER, or run without a display: --no-gpu)",
+			       path ? path : "bmvm-render", strerror(ret));
+	}
+	l->fd = sv[0];
+	return 0;
+}
+
+static int link_connect_unix(struct gpu_link *l, const char *path, struct errbuf *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_set(err, ENAMETOOLONG, "--gpu-renderer: socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, e, "--gpu-renderer: cannot connect to %s: %s (is "
+			       "`bmvm-render --listen %s` running?)", path, strerror(e), path);
+	}
+	l->fd = fd;
+	return 0;
+}
+
+static int link_open_device(struct gpu_link *l, const char *path, struct errbuf *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return err_set(err, errno, "--gpu-renderer: cannot open %s: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode)) {
+		close(fd);
+		return err_set(err, EINVAL, "--gpu-renderer: %s is neither unix:PATH nor a "
+			       "character device", path);
+	}
+	l->fd = fd;
+	return 0;
+}
+
+static int link_open_trace(struct gpu_link *l, const char *path, struct errbuf *err)
+{
+	uint8_t hdr[GPU_TRACE_HDR_SIZE];
+	uint32_t f[2] = { GPU_TRACE_MAGIC, GPU_TRACE_VERSION };
+
+	l->trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (l->trace_fd < 0)
+		return err_set(err, errno, "--gpu-trace: cannot create %s: %s", path,
+			       strerror(errno));
+	for (int i = 0; i < 8; i++)
+		hdr[i] = (uint8_t)(f[i / 4] >> (8 * (i % 4)));
+	if (wire_write(l->trace_fd, hdr, sizeof(hdr)))
+		return err_set(err, errno, "--gpu-trace: cannot write %s: %s", path,
+			       strerror(errno));
+	return 0;
+}
+
+static int link_hello(struct gpu_link *l, uint32_t show)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, 64);
+	if (!ret)
+		ret = link_send(l, wire_put_hello(l->out, l->out_cap, show));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,
+		  struct gpu_link **link, struct errbuf *err)
+{
+	struct gpu_link *l = calloc(1, sizeof(*l));
+	const char *r = config->renderer;
+	int ret;
+
+	if (!l)
+		return err_set(err, ENOMEM, "out of memory");
+	l->fd = l->trace_fd = -1;
+	l->quit_fd[0] = l->quit_fd[1] = -1;
+	l->events = *events;
+	l->display = (struct gpu_display){ .ops = &link_display_ops, .opaque = l };
+	pthread_mutex_init(&l->write_lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &l->t0);
+
+	if (!r)
+		ret = link_spawn(l, err);
+	else if (!strncmp(r, "unix:", 5))
+		ret = link_connect_unix(l, r + 5, err);
+	else
+		ret = link_open_device(l, r, err);
+	if (!ret && config->trace_path)
+		ret = link_open_trace(l, config->trace_path, err);
+	if (!ret && link_hello(l, config->show))
+		ret = err_set(err, EPIPE, "the renderer closed the connection at once");
+	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || fcntl(l->fd, F_SETFL, O_NONBLOCK)))
+		ret = err_set(err, errno, "cannot set up the renderer link: %s", strerror(errno));
+	if (!ret) {
+		ret = thread_create(&l->reader, link_reader, l, "gpu-link");
+		if (ret)
+			ret = err_set(err, ret, "cannot start the renderer link's thread: %s",
+				      strerror(ret));
+		l->reader_started = !ret;
+	}
+	if (ret) {
+		gpu_link_close(l);
+		return ret;
+	}
+	*link = l;
+	return 0;
+}
+
+/* Give a spawned renderer two seconds to finish its captures and exit, then kill it. */
+static void link_reap(pid_t child)
+{
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(child, NULL, WNOHANG) != 0)
+			return;
+		usleep(10000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+void gpu_link_close(struct gpu_link *l)
+{
+	if (!l)
+		return;
+	if (l->fd >= 0)
+		shutdown(l->fd, SHUT_WR);	/* a spawned renderer sees the end and exits */
+	if (l->child)
+		link_reap(l->child);
+	if (l->reader_started) {
+		if (write(l->quit_fd[1], "q", 1) != 1)
+			shutdown(l->fd, SHUT_RDWR);
+		pthread_join(l->reader, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		if (l->quit_fd[i] >= 0)
+			close(l->quit_fd[i]);
+	if (l->fd >= 0)
+		close(l->fd);
+	if (l->trace_fd >= 0)
+		close(l->trace_fd);
+	pthread_mutex_destroy(&l->write_lock);
+	free(l->out);
+	free(l);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_GPU_LINK_H
+#define BMVM_GPU_LINK_H
+
+/*
+ * bmvm's side of the renderer link (src/gpu/wire.h): starts or reaches
+ * bmvm-render, sends it what the GPU device shows (as a struct gpu_display)
+ * and capture requests, tees everything into a trace file when asked, and
+ * hands what comes back (captures done, input events) to callbacks on its
+ * own reader thread. The VMM never links Vulkan, SDL or libpng: they live
+ * in the renderer.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "gpu/display.h"
+#include "gpu/wire.h"
+
+struct gpu_link;
+
+struct gpu_link_config {
+	/*
+	 * NULL: spawn bmvm-render over a socketpair ($BMVM_RENDER, else next to
+	 * this executable, else on $PATH). "unix:PATH": connect to a renderer
+	 * started with `bmvm-render --listen PATH`. Anything else: a character
+	 * device (a virtio-serial port) with such a renderer at its other end.
+	 */
+	const char *renderer;
+	uint32_t show;			/* WIRE_SHOW_* */
+	const char *trace_path;		/* --gpu-trace: record the stream here; NULL: no */
+};
+
+/* What comes back from the renderer, called on the link's reader thread. */
+struct gpu_link_events {
+	void *opaque;
+	void (*captured)(void *opaque, const struct wire_captured *c);
+	void (*input)(void *opaque, const struct wire_input *in);
+	/* The renderer went away or broke the protocol; the link sends nothing more. */
+	void (*lost)(void *opaque, const char *why);
+	void (*log)(void *opaque, const char *line);
+};
+
+int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,
+		  struct gpu_link **link, struct errbuf *err);
+void gpu_link_close(struct gpu_link *link);
+
+/* The display the GPU device draws to. */
+struct gpu_display *gpu_link_display(struct gpu_link *link);
+
+/* Any thread: capture frame @frame of scanout 0 (0: the next one) to @path. */
+int gpu_link_capture(struct gpu_link *link, uint32_t frame, const char *path);
+
+/* Trace files: "BMGT" magic, u32 version, then records: u64 ns since start, one message. */
+#define GPU_TRACE_MAGIC		0x54474d42u	/* "BMGT" */
+#define GPU_TRACE_VERSION	1
+#define GPU_TRACE_HDR_SIZE	8
+#define GPU_TRACE_REC_SIZE	8		/* the timestamp before each message */
+
+#endif

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: MIT
+/* The bmvm <-> bmvm-render message format: encoders, checked decoders, stream I/O. */
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gpu/wire.h"
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Header plus @nr fixed u32 fields; returns where the variable part starts, or NULL. */
+static uint8_t *put_fixed(uint8_t *buf, size_t cap, uint32_t type, size_t payload,
+			  const uint32_t *field, unsigned nr)
+{
+	if (payload > WIRE_MAX_PAYLOAD || cap < WIRE_HDR_SIZE + payload)
+		return NULL;
+	put32(buf, type);
+	put32(buf + 4, (uint32_t)payload);
+	for (unsigned i = 0; i < nr; i++)
+		put32(buf + WIRE_HDR_SIZE + 4 * i, field[i]);
+	return buf + WIRE_HDR_SIZE + 4 * nr;
+}
+
+size_t wire_put_hello(uint8_t *buf, size_t cap, uint32_t show)
+{
+	uint32_t f[] = { WIRE_MAGIC, WIRE_VERSION, show };
+
+	return put_fixed(buf, cap, WIRE_HELLO, sizeof(f), f, 3) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+}
+
+size_t wire_put_scanout(uint8_t *buf, size_t cap, unsigned id, uint32_t width, uint32_t height)
+{
+	uint32_t f[] = { id, width, height };
+
+	return put_fixed(buf, cap, WIRE_SCANOUT, sizeof(f), f, 3) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+}
+
+size_t wire_present_size(const struct gpu_rect *r)
+{
+	return WIRE_HDR_SIZE + 20 + (size_t)r->width * r->height * 4;
+}
+
+size_t wire_put_present(uint8_t *buf, size_t cap, unsigned id, const struct gpu_rect *r,
+			const void *pixels, size_t stride)
+{
+	uint32_t f[] = { id, r->x, r->y, r->width, r->height };
+	size_t total = wire_present_size(r), row = (size_t)r->width * 4;
+	uint8_t *p = put_fixed(buf, cap, WIRE_PRESENT, total - WIRE_HDR_SIZE, f, 5);
+
+	if (!p)
+		return 0;
+	for (uint32_t y = 0; y < r->height; y++)
+		memcpy(p + y * row, (const uint8_t *)pixels + y * stride, row);
+	return total;
+}
+
+#define CURSOR_BYTES	(GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4)
+
+size_t wire_cursor_size(const struct gpu_cursor *c)
+{
+	return WIRE_HDR_SIZE + 28 + (c->image ? CURSOR_BYTES : 0);
+}
+
+size_t wire_put_cursor(uint8_t *buf, size_t cap, const struct gpu_cursor *c)
+{
+	uint32_t f[] = { c->scanout, (uint32_t)c->x, (uint32_t)c->y, c->hot_x, c->hot_y,
+			 c->visible ? 1 : 0, c->image ? 1 : 0 };
+	size_t total = wire_cursor_size(c);
+	uint8_t *p = put_fixed(buf, cap, WIRE_CURSOR, total - WIRE_HDR_SIZE, f, 7);
+
+	if (!p)
+		return 0;
+	if (c->image)
+		memcpy(p, c->image, CURSOR_BYTES);
+	return total;
+}
+
+/* A message of @nr u32 fields and a string (not NUL-terminated on the wire). */
+static size_t put_with_string(uint8_t *buf, size_t cap, uint32_t type, const uint32_t *f,
+			      unsigned nr, const char *s)
+{
+	size_t len = strlen(s), payload = 4 * (size_t)nr + len;
+	uint8_t *p;
+
+	if (len >= WIRE_MAX_PATH)
+		return 0;
+	p = put_fixed(buf, cap, type, payload, f, nr);
+	if (!p)
+		return 0;
+	memcpy(p, s, len);
+	return WIRE_HDR_SIZE + payload;
+}
+
+size_t wire_put_capture(uint8_t *buf, size_t cap, uint32_t frame, const char *path)
+{
+	uint32_t f[] = { frame };
+
+	return put_with_string(buf, cap, WIRE_CAPTURE, f, 1, path);
+}
+
+size_t wire_put_captured(uint8_t *buf, size_t cap, uint32_t frame, int32_t status,
+			 const char *path)
+{
+	uint32_t f[] = { frame, (uint32_t)status };
+
+	return put_with_string(buf, cap, WIRE_CAPTURED, f, 2, path);
+}
+
+size_t wire_put_log(uint8_t *buf, size_t cap, const char *line)
+{
+	return put_with_string(buf, cap, WIRE_LOG, NULL, 0, line);
+}
+
+size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in)
+{
+	uint32_t f[] = { in->device, in->count };
+	size_t payload = 8 + 8 * (size_t)in->count;
+	uint8_t *p;
+
+	if (in->count > WIRE_MAX_INPUT_EVENTS)
+		return 0;
+	p = put_fixed(buf, cap, WIRE_INPUT, payload, f, 2);
+	if (!p)
+		return 0;
+	for (uint32_t i = 0; i < in->count; i++, p += 8) {
+		put32(p, in->ev[i].type | (uint32_t)in->ev[i].code << 16);
+		put32(p + 4, (uint32_t)in->ev[i].value);
+	}
+	return WIRE_HDR_SIZE + payload;
+}
+
+/* ---- decoders ------------------------------------------------------------- */
+
+int wire_parse_header(const uint8_t *buf, size_t len, struct wire_msg *msg)
+{
+	if (len < WIRE_HDR_SIZE)
+		return -EPROTO;
+	msg->type = get32(buf);
+	msg->size = get32(buf + 4);
+	msg->payload = buf + WIRE_HDR_SIZE;
+	return msg->size > WIRE_MAX_PAYLOAD ? -EPROTO : 0;
+}
+
+/* Exactly @size bytes of @type? */
+static bool is_msg(const struct wire_msg *m, uint32_t type, size_t size)
+{
+	return m->type == type && m->size == size;
+}
+
+int wire_parse_hello(const struct wire_msg *m, struct wire_hello *out)
+{
+	if (!is_msg(m, WIRE_HELLO, 12))
+		return -EPROTO;
+	out->magic = get32(m->payload);
+	out->version = get32(m->payload + 4);
+	out->show = get32(m->payload + 8);
+	if (out->magic != WIRE_MAGIC || out->show > WIRE_SHOW_FULLSCREEN)
+		return -EPROTO;
+	return 0;
+}
+
+int wire_parse_scanout(const struct wire_msg *m, struct wire_scanout *out)
+{
+	if (!is_msg(m, WIRE_SCANOUT, 12))
+		return -EPROTO;
+	out->id = get32(m->payload);
+	out->width = get32(m->payload + 4);
+	out->height = get32(m->payload + 8);
+	if (out->id >= GPU_MAX_SCANOUTS || out->width > 16384 || out->height > 16384 ||
+	    !out->width != !out->height)
+		return -EPROTO;
+	return 0;
+}
+
+int wire_parse_present(const struct wire_msg *m, struct wire_present *out)
+{
+	const uint8_t *p = m->payload;
+
+	if (m->type != WIRE_PRESENT || m->size < 20)
+		return -EPROTO;
+	out->id = get32(p);
+	out->rect = (struct gpu_rect){ get32(p + 4), get32(p + 8), get32(p + 12), get32(p + 16) };
+	/* 16384^2 * 4 overflows nothing in 64 bits; the payload bound does the rest. */
+	if (out->id >= GPU_MAX_SCANOUTS || out->rect.width > 16384 || out->rect.height > 16384 ||
+	    m->size - 20 != (uint64_t)out->rect.width * out->rect.height * 4)
+		return -EPROTO;
+	out->pixels = p + 20;
+	return 0;
+}
+
+int wire_parse_cursor(const struct wire_msg *m, struct wire_cursor *out)
+{
+	const uint8_t *p = m->payload;
+	uint32_t has_image;
+
+	if (m->type != WIRE_CURSOR || m->size < 28)
+		return -EPROTO;
+	has_image = get32(p + 24);
+	if (has_image > 1 || m->size != 28 + (has_image ? CURSOR_BYTES : 0))
+		return -EPROTO;
+	out->c = (struct gpu_cursor){
+		.scanout = get32(p), .x = (int32_t)get32(p + 4), .y = (int32_t)get32(p + 8),
+		.hot_x = get32(p + 12), .hot_y = get32(p + 16), .visible = get32(p + 20) != 0,
+		.image = has_image ? p + 28 : NULL,
+	};
+	if (out->c.scanout >= GPU_MAX_SCANOUTS || out->c.hot_x >= GPU_CURSOR_SIZE ||
+	    out->c.hot_y >= GPU_CURSOR_SIZE)
+		return -EPROTO;
+	return 0;
+}
+
+/* The string after @fixed bytes of fields: a path, no NUL inside, shorter than @cap. */
+static int parse_string(const struct wire_msg *m, size_t fixed, char *out, size_t cap)
+{
+	size_t len = m->size - fixed;
+
+	if (m->size < fixed || len >= cap || memchr(m->payload + fixed, 0, len))
+		return -EPROTO;
+	memcpy(out, m->payload + fixed, len);
+	out[len] = 0;
+	return 0;
+}
+
+int wire_parse_capture(const struct wire_msg *m, struct wire_capture *out)
+{
+	if (m->type != WIRE_CAPTURE || m->size < 5)
+		return -EPROTO;
+	out->frame = get32(m->payload);
+	return parse_string(m, 4, out->path, sizeof(out->path));
+}
+
+int wire_parse_captured(const struct wire_msg *m, struct wire_captured *out)
+{
+	if (m->type != WIRE_CAPTURED || m->size < 8)
+		return -EPROTO;
+	out->frame = get32(m->payload);
+	out->status = (int32_t)get32(m->payload + 4);
+	return parse_string(m, 8, out->path, sizeof(out->path));
+}
+
+int wire_parse_input(const struct wire_msg *m, struct wire_input *out)
+{
+	const uint8_t *p = m->payload;
+
+	if (m->type != WIRE_INPUT || m->size < 8)
+		return -EPROTO;
+	out->device = get32(p);
+	out->count = get32(p + 4);
+	if (out->device > WIRE_INPUT_TABLET || out->count == 0 ||
+	    out->count > WIRE_MAX_INPUT_EVENTS || m->size != 8 + 8 * out->count)
+		return -EPROTO;
+	for (uint32_t i = 0; i < out->count; i++) {
+		uint32_t tc = get32(p + 8 + 8 * i);
+
+		out->ev[i].type = (uint16_t)tc;
+		out->ev[i].code = (uint16_t)(tc >> 16);
+		out->ev[i].value = (int32_t)get32(p + 12 + 8 * i);
+	}
+	return 0;
+}
+
+int wire_parse_log(const struct wire_msg *m, char *out, size_t cap)
+{
+	size_t len = m->size < cap ? m->size : cap - 1;
+
+	if (m->type != WIRE_LOG || cap == 0)
+		return -EPROTO;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = m->payload[i];
+
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[len] = 0;
+	return 0;
+}
+
+/* ---- stream I/O ----------------------------------------------------------- */
+
+/* Read exactly @len bytes: 1, 0 at end of stream before any byte, -errno. */
+static int read_full(int fd, uint8_t *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, p + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return done ? -EPROTO : 0;
+		done += (size_t)n;
+	}
+	return 1;
+}
+
+int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	int ret = read_full(fd, hdr, sizeof(hdr));
+
+	if (ret <= 0)
+		return ret;
+	ret = wire_parse_header(hdr, sizeof(hdr), msg);
+	if (ret)
+		return ret;
+	if (*cap < WIRE_HDR_SIZE + (size_t)msg->size) {
+		uint8_t *n = realloc(*buf, WIRE_HDR_SIZE + (size_t)msg->size);
+
+		if (!n)
+			return -ENOMEM;
+		*buf = n;
+		*cap = WIRE_HDR_SIZE + (size_t)msg->size;
+	}
+	memcpy(*buf, hdr, sizeof(hdr));
+	msg->payload = *buf + WIRE_HDR_SIZE;
+	if (msg->size == 0)
+		return 1;
+	ret = read_full(fd, *buf + WIRE_HDR_SIZE, msg->size);
+	return ret == 0 ? -EPROTO : ret;
+}
+
+int wire_write(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* A non-blocking link: wait for room (the renderer paces us). */
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_GPU_WIRE_H
+#define BMVM_GPU_WIRE_H
+
+/*
+ * The link between bmvm and its renderer process, bmvm-render: a byte
+ * stream of messages (a socketpair to a child bmvm spawned, a unix socket,
+ * or a character device such as a virtio-serial port). The same messages,
+ * each behind a timestamp, make a GPU trace file, so replaying a trace is
+ * the renderer reading a file (docs/PROTOCOL.md, "Renderer link").
+ *
+ * A message is a header and a payload, all little-endian:
+ *	u32 type, u32 size (payload bytes), payload[size]
+ * Both sides treat the other as untrusted: wire_parse_*() check every size
+ * and field before use and answer -EPROTO for anything malformed.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/display.h"
+
+#define WIRE_MAGIC		0x31524d42u	/* "BMR1" */
+#define WIRE_VERSION		1
+#define WIRE_HDR_SIZE		8
+#define WIRE_MAX_PAYLOAD	(64u << 20)	/* a 4096 x 4096 frame fits */
+#define WIRE_MAX_PATH		4096
+
+enum wire_type {
+	/* bmvm -> renderer */
+	WIRE_HELLO = 1,		/* magic, version, display flags */
+	WIRE_SCANOUT = 2,	/* scanout id, width, height (0 x 0: off) */
+	WIRE_PRESENT = 3,	/* scanout id, rectangle, then its pixels (BGRA, packed rows) */
+	WIRE_CURSOR = 4,	/* cursor plane; 64 x 64 BGRA image when has_image */
+	WIRE_CAPTURE = 5,	/* write frame N (0: the next one) of scanout 0 to a PNG at path */
+	/* renderer -> bmvm */
+	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
+	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
+	WIRE_LOG = 0x83,	/* a line for bmvm's log */
+};
+
+/* WIRE_HELLO flags: how the renderer shows frames. */
+#define WIRE_SHOW_HEADLESS	0	/* offscreen only */
+#define WIRE_SHOW_WINDOW	1	/* a window */
+#define WIRE_SHOW_FULLSCREEN	2	/* a fullscreen window */
+
+struct wire_hello {
+	uint32_t magic, version, show;
+};
+
+struct wire_scanout {
+	uint32_t id, width, height;
+};
+
+struct wire_present {
+	uint32_t id;
+	struct gpu_rect rect;
+	const uint8_t *pixels;		/* rect.width * rect.height * 4 bytes, into the payload */
+};
+
+struct wire_cursor {
+	struct gpu_cursor c;		/* c.image points into the payload, or NULL */
+};
+
+struct wire_capture {
+	uint32_t frame;			/* 1-based frame number of scanout 0; 0: the next */
+	char path[WIRE_MAX_PATH];
+};
+
+struct wire_captured {
+	uint32_t frame;
+	int32_t status;			/* 0, or -errno: the PNG could not be written */
+	char path[WIRE_MAX_PATH];
+};
+
+#define WIRE_INPUT_KEYBOARD	0
+#define WIRE_INPUT_TABLET	1
+#define WIRE_MAX_INPUT_EVENTS	64
+
+struct wire_input {
+	uint32_t device;		/* WIRE_INPUT_* */
+	uint32_t count;
+	struct { uint16_t type, code; int32_t value; } ev[WIRE_MAX_INPUT_EVENTS];
+};
+
+/* A whole message as it arrived: the payload is valid until the next read. */
+struct wire_msg {
+	uint32_t type, size;
+	const uint8_t *payload;
+};
+
+/*
+ * Encoders: append one message to @buf (at most @cap bytes). They return
+ * the bytes written, or 0 when @cap is too small. Pixels are copied from
+ * @pixels with @stride bytes a row.
+ */
+size_t wire_put_hello(uint8_t *buf, size_t cap, uint32_t show);
+size_t wire_put_scanout(uint8_t *buf, size_t cap, unsigned id, uint32_t width, uint32_t height);
+size_t wire_present_size(const struct gpu_rect *r);
+size_t wire_put_present(uint8_t *buf, size_t cap, unsigned id, const struct gpu_rect *r,
+			const void *pixels, size_t stride);
+size_t wire_cursor_size(const struct gpu_cursor *c);
+size_t wire_put_cursor(uint8_t *buf, size_t cap, const struct gpu_cursor *c);
+size_t wire_put_capture(uint8_t *buf, size_t cap, uint32_t frame, const char *path);
+size_t wire_put_captured(uint8_t *buf, size_t cap, uint32_t frame, int32_t status,
+			 const char *path);
+size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in);
+size_t wire_put_log(uint8_t *buf, size_t cap, const char *line);
+
+/* Header of the message at @buf (@len >= WIRE_HDR_SIZE): 0, or -EPROTO for an oversize one. */
+int wire_parse_header(const uint8_t *buf, size_t len, struct wire_msg *msg);
+
+/* Decoders of a message's payload: 0, or -EPROTO when it is malformed. */
+int wire_parse_hello(const struct wire_msg *m, struct wire_hello *out);
+int wire_parse_scanout(const struct wire_msg *m, struct wire_scanout *out);
+int wire_parse_present(const struct wire_msg *m, struct wire_present *out);
+int wire_parse_cursor(const struct wire_msg *m, struct wire_cursor *out);
+int wire_parse_capture(const struct wire_msg *m, struct wire_capture *out);
+int wire_parse_captured(const struct wire_msg *m, struct wire_captured *out);
+int wire_parse_input(const struct wire_msg *m, struct wire_input *out);
+/* A log line, made printable (control characters become '?'), into @out of @cap bytes. */
+int wire_parse_log(const struct wire_msg *m, char *out, size_t cap);
+
+/*
+ * Blocking I/O on a stream: read one whole message into @buf (grown as
+ * needed; *@buf may be NULL at first) or write all of @len bytes. 0 at
+ * a clean end of stream (read), 1 for a message, -errno otherwise.
+ */
+int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg);
+int wire_write(int fd, const void *data, size_t len);
+
+#endif

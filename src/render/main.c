@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bmvm-render: the renderer process. bmvm spawns it over a socketpair
+ * (--fd N), or it serves bmvm instances elsewhere (--listen PATH): on a
+ * unix socket, or at the far end of a serial port such as the
+ * virtio-serial port of the QEMU that runs bmvm's arm64 test host.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "render/render.h"
+
+struct session {
+	int fd;
+	int failed;			/* a reply could not be sent */
+};
+
+static void session_reply(void *opaque, const uint8_t *msg, size_t len)
+{
+	struct session *s = opaque;
+
+	if (!s->failed && wire_write(s->fd, msg, len))
+		s->failed = 1;
+}
+
+static void report(const char *what, int err)
+{
+	fprintf(stderr, "bmvm-render: %s: %s\n", what, strerror(-err));
+}
+
+/*
+ * Serve one connection until its end: 0 at a clean end, -EPROTO when the
+ * peer broke the protocol (the stream cannot be trusted to resynchronise).
+ */
+static int serve(int fd, bool verbose)
+{
+	struct session s = { .fd = fd };
+	struct render r;
+	struct wire_msg m;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int ret;
+
+	render_init(&r, session_reply, &s);
+	while ((ret = wire_read(fd, &buf, &cap, &m)) > 0) {
+		ret = render_handle(&r, &m);
+		if (ret == -EPROTO) {
+			fprintf(stderr, "bmvm-render: malformed message (type %u, %u bytes); "
+				"dropping the connection\n", m.type, m.size);
+			break;
+		}
+		if (ret)
+			report("cannot apply a message", ret);
+		if (verbose && m.type == WIRE_PRESENT && m.payload && r.frames % 100 == 1)
+			fprintf(stderr, "bmvm-render: frame %llu\n", (unsigned long long)r.frames);
+	}
+	if (ret < 0 && ret != -EPROTO)
+		report("reading from bmvm", ret);
+	render_fini(&r);
+	free(buf);
+	return ret < 0 ? ret : 0;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "bmvm-render: --listen: path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
+		fprintf(stderr, "bmvm-render: --listen %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bmvm-render --fd N | --listen PATH [--once] [-v]\n"
+		"  --fd N         serve the bmvm that spawned us on file descriptor N\n"
+		"  --listen PATH  serve bmvm instances that connect to the unix socket PATH\n"
+		"                 (bmvm --gpu-renderer unix:PATH, or a serial port whose far\n"
+		"                 end connects here), one at a time\n"
+		"  --once         with --listen: exit after the first connection ends\n"
+		"  -v, --verbose  log frames and connections\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "fd", required_argument, NULL, 'f' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *listen_path = NULL;
+	bool once = false, verbose = false;
+	int fd = -1, c, lfd;
+
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fd = atoi(optarg);
+			break;
+		case 'l':
+			listen_path = optarg;
+			break;
+		case 'o':
+			once = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((fd < 0) == !listen_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (fd >= 0)
+		return serve(fd, verbose) ? 1 : 0;
+
+	lfd = listen_unix(listen_path);
+	if (lfd < 0)
+		return 2;
+	if (verbose)
+		fprintf(stderr, "bmvm-render: listening on %s\n", listen_path);
+	do {
+		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (conn < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "bmvm-render: accept: %s\n", strerror(errno));
+			break;
+		}
+		if (verbose)
+			fprintf(stderr, "bmvm-render: connection\n");
+		serve(conn, verbose);
+		close(conn);
+	} while (!once);
+	close(lfd);
+	unlink(listen_path);
+	return 0;
+}

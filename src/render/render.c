@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+/* The renderer's core: scanouts, cursor plane, frame counting, captures. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/render.h"
+
+void render_init(struct render *r, render_reply_fn *reply, void *opaque)
+{
+	memset(r, 0, sizeof(*r));
+	r->cursor.image = r->cursor_image;
+	r->reply = reply;
+	r->reply_opaque = opaque;
+}
+
+void render_fini(struct render *r)
+{
+	for (unsigned i = 0; i < GPU_MAX_SCANOUTS; i++)
+		free(r->scanout[i].pixels);
+	memset(r->scanout, 0, sizeof(r->scanout));
+}
+
+/* Back to a fresh session, keeping where replies go. */
+static void render_reset(struct render *r)
+{
+	render_fini(r);
+	render_init(r, r->reply, r->reply_opaque);
+}
+
+static void render_reply(struct render *r, const uint8_t *msg, size_t len)
+{
+	if (r->reply && len)
+		r->reply(r->reply_opaque, msg, len);
+}
+
+static int render_set_scanout(struct render *r, const struct wire_scanout *s)
+{
+	struct render_scanout *so = &r->scanout[s->id];
+	uint8_t *pixels = NULL;
+
+	if (s->width) {
+		/* A new mode starts black, as a monitor shows before the first frame. */
+		pixels = calloc((size_t)s->width * s->height, 4);
+		if (!pixels)
+			return -ENOMEM;
+	}
+	free(so->pixels);
+	so->pixels = pixels;
+	so->width = s->width;
+	so->height = s->height;
+	return 0;
+}
+
+/* A rectangle outside its scanout is refused whole: the sender's bug, not ours to clip. */
+static int render_present(struct render *r, const struct wire_present *p)
+{
+	struct render_scanout *so = &r->scanout[p->id];
+	size_t row = (size_t)p->rect.width * 4;
+
+	if (!so->pixels || (uint64_t)p->rect.x + p->rect.width > so->width ||
+	    (uint64_t)p->rect.y + p->rect.height > so->height)
+		return -EPROTO;
+	for (uint32_t y = 0; y < p->rect.height; y++)
+		memcpy(so->pixels + ((size_t)(p->rect.y + y) * so->width + p->rect.x) * 4,
+		       p->pixels + y * row, row);
+	return 0;
+}
+
+static void render_set_cursor(struct render *r, const struct wire_cursor *c)
+{
+	if (c->c.image) {
+		memcpy(r->cursor_image, c->c.image, sizeof(r->cursor_image));
+		r->cursor_has_image = true;
+	}
+	r->cursor = c->c;
+	r->cursor.image = r->cursor_image;
+}
+
+static uint8_t blend(uint8_t src, uint8_t dst, uint8_t alpha)
+{
+	return (uint8_t)((src * alpha + dst * (255 - alpha) + 127) / 255);
+}
+
+/* Source-over the cursor image onto @px (the scanout's size), clipped. */
+static void render_draw_cursor(const struct render *r, uint8_t *px, uint32_t width,
+			       uint32_t height)
+{
+	int64_t x0 = (int64_t)r->cursor.x - r->cursor.hot_x;
+	int64_t y0 = (int64_t)r->cursor.y - r->cursor.hot_y;
+
+	for (int64_t cy = 0; cy < GPU_CURSOR_SIZE; cy++) {
+		int64_t y = y0 + cy;
+
+		if (y < 0 || y >= height)
+			continue;
+		for (int64_t cx = 0; cx < GPU_CURSOR_SIZE; cx++) {
+			int64_t x = x0 + cx;
+			const uint8_t *s = r->cursor_image + (cy * GPU_CURSOR_SIZE + cx) * 4;
+			uint8_t *d = px + ((size_t)y * width + (size_t)x) * 4;
+
+			if (x < 0 || x >= width || !s[3])
+				continue;
+			for (int ch = 0; ch < 3; ch++)
+				d[ch] = blend(s[ch], d[ch], s[3]);
+			d[3] = 255;
+		}
+	}
+}
+
+uint8_t *render_compose(const struct render *r, unsigned id, uint32_t *width, uint32_t *height)
+{
+	const struct render_scanout *so = &r->scanout[id];
+	size_t bytes;
+	uint8_t *px;
+
+	if (id >= GPU_MAX_SCANOUTS || !so->pixels)
+		return NULL;
+	bytes = (size_t)so->width * so->height * 4;
+	px = malloc(bytes);
+	if (!px)
+		return NULL;
+	memcpy(px, so->pixels, bytes);
+	if (r->cursor.visible && r->cursor_has_image && r->cursor.scanout == id)
+		render_draw_cursor(r, px, so->width, so->height);
+	*width = so->width;
+	*height = so->height;
+	return px;
+}
+
+static void render_capture_write(struct render *r, const struct render_capture *c)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 8 + WIRE_MAX_PATH];
+	uint32_t width, height;
+	uint8_t *px = render_compose(r, 0, &width, &height);
+	int status = px ? render_write_png(c->path, px, width, height) : -ENODATA;
+
+	free(px);
+	render_reply(r, msg, wire_put_captured(msg, sizeof(msg), (uint32_t)r->frames, status,
+					       c->path));
+}
+
+/* Frame r->frames of scanout 0 is complete: write the captures waiting for it. */
+static void render_frame_done(struct render *r)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < r->nr_captures; i++) {
+		struct render_capture *c = &r->capture[i];
+
+		if (c->frame == 0 || c->frame <= r->frames)
+			render_capture_write(r, c);
+		else
+			r->capture[kept++] = *c;
+	}
+	r->nr_captures = kept;
+}
+
+int render_capture_add(struct render *r, uint32_t frame, const char *path)
+{
+	struct render_capture *c;
+	size_t len = strlen(path);
+
+	if (len >= sizeof(c->path))
+		return -ENAMETOOLONG;
+	if (r->nr_captures == RENDER_MAX_CAPTURES)
+		return -ENOSPC;
+	c = &r->capture[r->nr_captures++];
+	c->frame = frame;
+	memcpy(c->path, path, len + 1);
+	return 0;
+}
+
+int render_handle(struct render *r, const struct wire_msg *m)
+{
+	union {
+		struct wire_hello hello;
+		struct wire_scanout scanout;
+		struct wire_present present;
+		struct wire_cursor cursor;
+		struct wire_capture capture;
+	} u;
+	int ret;
+
+	if (!r->hello_seen && m->type != WIRE_HELLO)
+		return -EPROTO;
+	switch (m->type) {
+	case WIRE_HELLO:
+		if (wire_parse_hello(m, &u.hello) || u.hello.version != WIRE_VERSION)
+			return -EPROTO;
+		if (r->hello_seen) {
+			/* A new bmvm on a stream that outlives its runs (a serial port). */
+			render_reset(r);
+		}
+		r->hello_seen = true;
+		r->show = u.hello.show;
+		return 0;
+	case WIRE_SCANOUT:
+		return wire_parse_scanout(m, &u.scanout) ? -EPROTO
+							  : render_set_scanout(r, &u.scanout);
+	case WIRE_PRESENT:
+		if (wire_parse_present(m, &u.present))
+			return -EPROTO;
+		ret = render_present(r, &u.present);
+		if (!ret && u.present.id == 0) {
+			r->frames++;
+			render_frame_done(r);
+		}
+		return ret;
+	case WIRE_CURSOR:
+		if (wire_parse_cursor(m, &u.cursor))
+			return -EPROTO;
+		render_set_cursor(r, &u.cursor);
+		return 0;
+	case WIRE_CAPTURE:
+		if (wire_parse_capture(m, &u.capture))
+			return -EPROTO;
+		ret = render_capture_add(r, u.capture.frame, u.capture.path);
+		if (ret) {
+			/* Refused, but answered: bmvm counts on one reply per request. */
+			uint8_t msg[WIRE_HDR_SIZE + 8 + WIRE_MAX_PATH];
+
+			render_reply(r, msg, wire_put_captured(msg, sizeof(msg), u.capture.frame,
+							       ret, u.capture.path));
+		}
+		return 0;
+	}
+	return -EPROTO;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef BMVM_RENDER_RENDER_H
+#define BMVM_RENDER_RENDER_H
+
+/*
+ * The renderer's core, shared by bmvm-render (a live link to bmvm) and
+ * bmvm-replay (a trace file): it takes the messages of src/gpu/wire.h,
+ * keeps each scanout's picture and the cursor plane, counts frames and
+ * writes the captures asked for. It never trusts a message: a malformed
+ * one is refused with -EPROTO and changes nothing.
+ *
+ * Frames: every WIRE_PRESENT to scanout 0 is one frame, numbered from 1.
+ * A capture of frame N is written once frame N has been presented, with
+ * the cursor composited as a user would see it.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gpu/wire.h"
+
+#define RENDER_MAX_CAPTURES	64
+
+struct render_scanout {
+	uint32_t width, height;
+	uint8_t *pixels;		/* width * height B,G,R,A; NULL while off */
+};
+
+struct render_capture {
+	uint32_t frame;			/* 0: the next frame */
+	char path[WIRE_MAX_PATH];
+};
+
+/* Replies (WIRE_CAPTURED, WIRE_LOG) go out through this; NULL: dropped. */
+typedef void render_reply_fn(void *opaque, const uint8_t *msg, size_t len);
+
+struct render {
+	uint32_t show;			/* WIRE_SHOW_*, from WIRE_HELLO */
+	bool hello_seen;
+	struct render_scanout scanout[GPU_MAX_SCANOUTS];
+	struct gpu_cursor cursor;	/* image points at cursor_image */
+	uint8_t cursor_image[GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4];
+	bool cursor_has_image;
+	uint64_t frames;		/* frames presented on scanout 0 */
+	struct render_capture capture[RENDER_MAX_CAPTURES];
+	unsigned nr_captures;
+	render_reply_fn *reply;
+	void *reply_opaque;
+};
+
+void render_init(struct render *r, render_reply_fn *reply, void *opaque);
+void render_fini(struct render *r);
+
+/* Apply one message from bmvm (or a trace). 0, -EPROTO, or -ENOMEM. */
+int render_handle(struct render *r, const struct wire_msg *m);
+
+/* Queue a capture of frame @frame (0: the next) to @path; -ENOSPC when too many wait,
+ * -ENAMETOOLONG for a path of WIRE_MAX_PATH bytes or more. */
+int render_capture_add(struct render *r, uint32_t frame, const char *path);
+
+/* Scanout @id with the cursor composited, as B,G,R,A rows (caller frees); NULL when off. */
+uint8_t *render_compose(const struct render *r, unsigned id, uint32_t *width, uint32_t *height);
+
+/* Write @width x @height B,G,R,A pixels to a PNG at @path (alpha dropped). 0 or -errno. */
+int render_write_png(const char *path, const uint8_t *bgra, uint32_t width, uint32_t height);
+
+#endif

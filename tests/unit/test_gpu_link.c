@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The renderer link: the wire format (round trips and hostile messages),
+ * --capture parsing, the renderer core, and bmvm talking to a real
+ * bmvm-render process (spawned, and listening on a unix socket), with the
+ * captured PNGs read back through libpng, and a trace replayed by bmvm-replay.
+ */
+#include <errno.h>
+#include <png.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "gpu/capture_spec.h"
+#include "gpu/link.h"
+#include "gpu/wire.h"
+#include "render/render.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static struct wire_msg msg_of(const uint8_t *buf, size_t len)
+{
+	struct wire_msg m;
+
+	assert_int_equal(wire_parse_header(buf, len, &m), 0);
+	assert_int_equal(len, WIRE_HDR_SIZE + m.size);
+	return m;
+}
+
+/* A w x h picture whose pixel (x, y) is B=x, G=y, R=x^y, A=0 (alpha is padding). */
+static uint8_t *pattern(uint32_t w, uint32_t h)
+{
+	uint8_t *p = malloc((size_t)w * h * 4);
+
+	assert_non_null(p);
+	for (uint32_t y = 0; y < h; y++)
+		for (uint32_t x = 0; x < w; x++) {
+			uint8_t *px = p + ((size_t)y * w + x) * 4;
+
+			px[0] = (uint8_t)x;
+			px[1] = (uint8_t)y;
+			px[2] = (uint8_t)(x ^ y);
+			px[3] = 0;
+		}
+	return p;
+}
+
+/* Read a PNG back as BGRA; the caller frees. */
+static uint8_t *read_png(const char *path, uint32_t *w, uint32_t *h)
+{
+	png_image img;
+	uint8_t *px;
+
+	memset(&img, 0, sizeof(img));
+	img.version = PNG_IMAGE_VERSION;
+	if (!png_image_begin_read_from_file(&img, path))
+		return NULL;
+	img.format = PNG_FORMAT_BGRA;
+	px = malloc(PNG_IMAGE_SIZE(img));
+	assert_non_null(px);
+	assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
+	*w = img.width;
+	*h = img.height;
+	return px;
+}
+
+/* Colour channels of @png equal @want (alpha: the PNG is opaque). */
+static void assert_same_picture(const uint8_t *png, const uint8_t *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_memory_equal(png + 4 * i, want + 4 * i, 3);
+		assert_int_equal(png[4 * i + 3], 255);
+	}
+}
+
+/* The PNG at @path is @w x @h and shows @want. */
+static void assert_png(const char *path, const uint8_t *want, uint32_t w, uint32_t h)
+{
+	uint32_t pw, ph;
+	uint8_t *png = read_png(path, &pw, &ph);
+
+	assert_non_null(png);
+	assert_int_equal(pw, w);
+	assert_int_equal(ph, h);
+	assert_same_picture(png, want, (size_t)w * h);
+	free(png);
+}
+
+static char tmpdir[64];
+
+static int make_tmpdir(void **state)
+{
+	(void)state;
+	strcpy(tmpdir, "/tmp/bmvm-gpulink-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd);
+}
+
+/* ---- wire ----------------------------------------------------------------- */
+
+static void test_wire_round_trips(void **state)
+{
+	uint8_t buf[WIRE_HDR_SIZE + 28 + 64 * 64 * 4], img[64 * 64 * 4];
+	struct wire_hello hello;
+	struct wire_scanout so;
+	struct wire_cursor cur;
+	struct wire_capture cap;
+	struct wire_captured done;
+	struct wire_input in = { .device = WIRE_INPUT_TABLET, .count = 2,
+				 .ev = { { 3, 0, 16000 }, { 0, 0, 0 } } }, in2;
+	struct wire_msg m;
+	struct gpu_cursor c = { .scanout = 0, .x = -5, .y = 7, .hot_x = 3, .hot_y = 63,
+				.visible = 1, .image = img };
+	char line[16];
+
+	(void)state;
+	m = msg_of(buf, wire_put_hello(buf, sizeof(buf), WIRE_SHOW_FULLSCREEN));
+	assert_int_equal(wire_parse_hello(&m, &hello), 0);
+	assert_int_equal(hello.show, WIRE_SHOW_FULLSCREEN);
+	assert_int_equal(hello.version, WIRE_VERSION);
+
+	m = msg_of(buf, wire_put_scanout(buf, sizeof(buf), 2, 640, 480));
+	assert_int_equal(wire_parse_scanout(&m, &so), 0);
+	assert_int_equal(so.id, 2);
+	assert_int_equal(so.width, 640);
+	assert_int_equal(so.height, 480);
+
+	for (size_t i = 0; i < sizeof(img); i++)
+		img[i] = (uint8_t)(i * 7);
+	m = msg_of(buf, wire_put_cursor(buf, sizeof(buf), &c));
+	assert_int_equal(wire_parse_cursor(&m, &cur), 0);
+	assert_int_equal(cur.c.x, -5);
+	assert_int_equal(cur.c.hot_y, 63);
+	assert_memory_equal(cur.c.image, img, sizeof(img));
+	c.image = NULL;
+	m = msg_of(buf, wire_put_cursor(buf, sizeof(buf), &c));
+	assert_int_equal(wire_parse_cursor(&m, &cur), 0);
+	assert_null(cur.c.image);
+
+	m = msg_of(buf, wire_put_capture(buf, sizeof(buf), 42, "out/frame.png"));
+	assert_int_equal(wire_parse_capture(&m, &cap), 0);
+	assert_int_equal(cap.frame, 42);
+	assert_string_equal(cap.path, "out/frame.png");
+
+	m = msg_of(buf, wire_put_captured(buf, sizeof(buf), 42, -ENOSPC, "x.png"));
+	assert_int_equal(wire_parse_captured(&m, &done), 0);
+	assert_int_equal(done.status, -ENOSPC);
+
+	m = msg_of(buf, wire_put_input(buf, sizeof(buf), &in));
+	assert_int_equal(wire_parse_input(&m, &in2), 0);
+	assert_int_equal(in2.count, 2);
+	assert_int_equal(in2.ev[0].type, 3);
+	assert_int_equal(in2.ev[0].value, 16000);
+
+	m = msg_of(buf, wire_put_log(buf, sizeof(buf), "bad\x1b[2Jline that is long"));
+	assert_int_equal(wire_parse_log(&m, line, sizeof(line)), 0);
+	assert_string_equal(line, "bad?[2Jline tha");
+}
+
+static void test_wire_present_packs_rows(void **state)
+{
+	uint8_t *pic = pattern(16, 8), buf[WIRE_HDR_SIZE + 20 + 5 * 3 * 4];
+	struct gpu_rect r = { 4, 2, 5, 3 };
+	struct wire_present p;
+	struct wire_msg m;
+
+	(void)state;
+	assert_int_equal(wire_put_present(buf, sizeof(buf) - 1, 0, &r, pic, 64), 0);
+	m = msg_of(buf, wire_put_present(buf, sizeof(buf), 1, &r,
+					 pic + (2 * 16 + 4) * 4, 16 * 4));
+	assert_int_equal(wire_parse_present(&m, &p), 0);
+	assert_int_equal(p.id, 1);
+	for (uint32_t y = 0; y < 3; y++)
+		assert_memory_equal(p.pixels + y * 20, pic + ((2 + y) * 16 + 4) * 4, 20);
+	free(pic);
+}
+
+/* Patch the u32 at payload offset @off of the message in @buf. */
+static void poke(uint8_t *buf, size_t off, uint32_t v)
+{
+	memcpy(buf + WIRE_HDR_SIZE + off, &v, 4);
+}
+
+static void test_wire_refuses_malformed(void **state)
+{
+	uint8_t buf[256];
+	struct wire_hello hello;
+	struct wire_scanout so;
+	struct wire_present p;
+	struct wire_cursor cur;
+	struct wire_capture cap;
+	struct wire_input in;
+	struct wire_msg m;
+	size_t n;
+
+	(void)state;
+	/* Oversize payloads are refused at the header. */
+	memcpy(buf, (uint32_t[]){ WIRE_PRESENT, WIRE_MAX_PAYLOAD + 1 }, 8);
+	assert_int_equal(wire_parse_header(buf, 8, &m), -EPROTO);
+	assert_int_equal(wire_parse_header(buf, 7, &m), -EPROTO);
+
+	m = msg_of(buf, wire_put_hello(buf, sizeof(buf), 0));
+	poke(buf, 0, 0xdeadbeef);
+	assert_int_equal(wire_parse_hello(&m, &hello), -EPROTO);
+	m = msg_of(buf, wire_put_hello(buf, sizeof(buf), 0));
+	poke(buf, 8, 7);	/* unknown show mode */
+	assert_int_equal(wire_parse_hello(&m, &hello), -EPROTO);
+	m.type = WIRE_SCANOUT;	/* the wrong decoder for the type */
+	assert_int_equal(wire_parse_scanout(&m, &so), -EPROTO);
+
+	m = msg_of(buf, wire_put_scanout(buf, sizeof(buf), GPU_MAX_SCANOUTS, 8, 8));
+	assert_int_equal(wire_parse_scanout(&m, &so), -EPROTO);
+	m = msg_of(buf, wire_put_scanout(buf, sizeof(buf), 0, 8, 0));
+	assert_int_equal(wire_parse_scanout(&m, &so), -EPROTO);
+
+	/* A rectangle whose size disagrees with the pixels that follow. */
+	n = wire_put_present(buf, sizeof(buf), 0, &(struct gpu_rect){ 0, 0, 2, 2 },
+			     (uint8_t[16]){ 0 }, 8);
+	m = msg_of(buf, n);
+	poke(buf, 12, 3);
+	assert_int_equal(wire_parse_present(&m, &p), -EPROTO);
+	poke(buf, 12, 0x40000001);	/* width * height * 4 wraps in 32 bits */
+	poke(buf, 16, 0x40000001);
+	assert_int_equal(wire_parse_present(&m, &p), -EPROTO);
+
+	m = msg_of(buf, wire_put_cursor(buf, sizeof(buf), &(struct gpu_cursor){ .hot_x = 1 }));
+	poke(buf, 12, GPU_CURSOR_SIZE);
+	assert_int_equal(wire_parse_cursor(&m, &cur), -EPROTO);
+	m = msg_of(buf, wire_put_cursor(buf, sizeof(buf), &(struct gpu_cursor){ .hot_x = 1 }));
+	poke(buf, 24, 1);	/* claims an image it does not carry */
+	assert_int_equal(wire_parse_cursor(&m, &cur), -EPROTO);
+
+	m = msg_of(buf, wire_put_capture(buf, sizeof(buf), 1, "a.png"));
+	buf[WIRE_HDR_SIZE + 5] = 0;	/* a NUL inside the path */
+	assert_int_equal(wire_parse_capture(&m, &cap), -EPROTO);
+	m = msg_of(buf, wire_put_capture(buf, sizeof(buf), 1, "a"));
+	m.size = 4;		/* no path at all */
+	assert_int_equal(wire_parse_capture(&m, &cap), -EPROTO);
+
+	m = msg_of(buf, wire_put_input(buf, sizeof(buf), &(struct wire_input){ .count = 1 }));
+	poke(buf, 4, WIRE_MAX_INPUT_EVENTS + 1);
+	assert_int_equal(wire_parse_input(&m, &in), -EPROTO);
+	m = msg_of(buf, wire_put_input(buf, sizeof(buf), &(struct wire_input){ .count = 1 }));
+	poke(buf, 0, 2);	/* no such input device */
+	assert_int_equal(wire_parse_input(&m, &in), -EPROTO);
+}
+
+/* ---- --capture ------------------------------------------------------------ */
+
+static void test_capture_spec(void **state)
+{
+	static const char *bad[] = { "", "0", "5,3", "5,5", "a", "1,,2", "1,", "-1", "+2",
+				     "1000000001", " 1" };
+	struct capture_spec s;
+	struct errbuf err;
+	char path[64], many[512] = "1";
+
+	(void)state;
+	assert_int_equal(capture_spec_parse(&s, "5", "out.png", &err), 0);
+	assert_int_equal(s.count, 1);
+	assert_int_equal(capture_spec_path(&s, 0, path, sizeof(path)), 0);
+	assert_string_equal(path, "out.png");
+
+	assert_int_equal(capture_spec_parse(&s, "10,30,1234", "run/anim", &err), 0);
+	assert_int_equal(s.count, 3);
+	assert_int_equal(capture_spec_path(&s, 0, path, sizeof(path)), 0);
+	assert_string_equal(path, "run/anim-010.png");
+	assert_int_equal(capture_spec_path(&s, 2, path, sizeof(path)), 0);
+	assert_string_equal(path, "run/anim-1234.png");
+	assert_int_equal(capture_spec_path(&s, 2, path, 8), -ENAMETOOLONG);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(capture_spec_parse(&s, bad[i], "x.png", &err), -EINVAL);
+	assert_int_equal(capture_spec_parse(&s, "1", "", &err), -EINVAL);
+	for (int i = 2; i <= CAPTURE_MAX_FRAMES + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), ",%d", i);
+	assert_int_equal(capture_spec_parse(&s, many, "x", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "at most"));
+}
+
+/* ---- the renderer core ---------------------------------------------------- */
+
+struct replies {
+	unsigned count;
+	struct wire_captured last;
+};
+
+static void collect_reply(void *opaque, const uint8_t *msg, size_t len)
+{
+	struct replies *r = opaque;
+	struct wire_msg m = msg_of(msg, len);
+
+	assert_int_equal(wire_parse_captured(&m, &r->last), 0);
+	r->count++;
+}
+
+static int feed(struct render *r, uint8_t *buf, size_t len)
+{
+	struct wire_msg m;
+
+	assert_int_not_equal(len, 0);
+	m = msg_of(buf, len);
+	return render_handle(r, &m);
+}
+
+static void test_render_frames_and_captures(void **state)
+{
+	static uint8_t buf[WIRE_HDR_SIZE + 20 + 32 * 16 * 4];
+	uint8_t *pic = pattern(32, 16);
+	struct replies rep = { 0 };
+	struct render r;
+	char path[128];
+
+	(void)state;
+	render_init(&r, collect_reply, &rep);
+	/* Nothing before HELLO. */
+	assert_int_equal(feed(&r, buf, wire_put_scanout(buf, sizeof(buf), 0, 32, 16)), -EPROTO);
+	assert_int_equal(feed(&r, buf, wire_put_hello(buf, sizeof(buf), 0)), 0);
+	snprintf(path, sizeof(path), "%s/core-2.png", tmpdir);
+	assert_int_equal(feed(&r, buf, wire_put_capture(buf, sizeof(buf), 2, path)), 0);
+	/* A frame before any scanout has nowhere to go. */
+	assert_int_equal(feed(&r, buf, wire_put_present(buf, sizeof(buf), 0,
+		&(struct gpu_rect){ 0, 0, 32, 16 }, pic, 128)), -EPROTO);
+	assert_int_equal(feed(&r, buf, wire_put_scanout(buf, sizeof(buf), 0, 32, 16)), 0);
+	/* Nor does a rectangle past the scanout's edge. */
+	assert_int_equal(feed(&r, buf, wire_put_present(buf, sizeof(buf), 0,
+		&(struct gpu_rect){ 30, 0, 4, 4 }, pic, 128)), -EPROTO);
+	assert_int_equal(r.frames, 0);
+
+	assert_int_equal(feed(&r, buf, wire_put_present(buf, sizeof(buf), 0,
+		&(struct gpu_rect){ 0, 0, 32, 16 }, pic, 128)), 0);
+	assert_int_equal(rep.count, 0);
+	/* Frame 2 changes one 4 x 2 corner to white; the capture must show it. */
+	memset(pic + (14 * 32 + 28) * 4, 0xff, 16);
+	memset(pic + (15 * 32 + 28) * 4, 0xff, 16);
+	assert_int_equal(feed(&r, buf, wire_put_present(buf, sizeof(buf), 0,
+		&(struct gpu_rect){ 28, 14, 4, 2 }, pic + (14 * 32 + 28) * 4, 128)), 0);
+	assert_int_equal(rep.count, 1);
+	assert_int_equal(rep.last.frame, 2);
+	assert_int_equal(rep.last.status, 0);
+	assert_png(path, pic, 32, 16);
+
+	/* An unwritable path is reported, not fatal. */
+	assert_int_equal(feed(&r, buf, wire_put_capture(buf, sizeof(buf), 0,
+							"/nonexistent/dir/x.png")), 0);
+	assert_int_equal(feed(&r, buf, wire_put_present(buf, sizeof(buf), 0,
+		&(struct gpu_rect){ 0, 0, 1, 1 }, pic, 128)), 0);
+	assert_int_equal(rep.count, 2);
+	assert_int_equal(rep.last.status, -ENOENT);
+
+	/* More captures than the renderer keeps: each extra one is answered -ENOSPC. */
+	for (unsigned i = 0; i < RENDER_MAX_CAPTURES; i++)
+		assert_int_equal(feed(&r, buf, wire_put_capture(buf, sizeof(buf), 1000 + i, path)),
+				 0);
+	assert_int_equal(rep.count, 2);
+	assert_int_equal(feed(&r, buf, wire_put_capture(buf, sizeof(buf), 5000, path)), 0);
+	assert_int_equal(rep.count, 3);
+	assert_int_equal(rep.last.status, -ENOSPC);
+	assert_int_equal(rep.last.frame, 5000);
+	render_fini(&r);
+	free(pic);
+}
+
+static void test_render_cursor_composited(void **state)
+{
+	static uint8_t buf[WIRE_HDR_SIZE + 28 + 64 * 64 * 4], img[64 * 64 * 4];
+	uint8_t *pic = pattern(8, 8), *px;
+	struct render r;
+	uint32_t w, h;
+
+	(void)state;
+	render_init(&r, NULL, NULL);
+	feed(&r, buf, wire_put_hello(buf, sizeof(buf), 0));
+	feed(&r, buf, wire_put_scanout(buf, sizeof(buf), 0, 8, 8));
+	feed(&r, buf, wire_put_present(buf, sizeof(buf), 0, &(struct gpu_rect){ 0, 0, 8, 8 },
+				       pic, 32));
+	/* Opaque red at cursor pixel (1,1), half-transparent blue at (2,1); hotspot (1,1). */
+	memcpy(img + (1 * 64 + 1) * 4, (uint8_t[]){ 0, 0, 255, 255 }, 4);
+	memcpy(img + (1 * 64 + 2) * 4, (uint8_t[]){ 255, 0, 0, 128 }, 4);
+	assert_int_equal(feed(&r, buf, wire_put_cursor(buf, sizeof(buf), &(struct gpu_cursor){
+		.x = 7, .y = 3, .hot_x = 1, .hot_y = 1, .visible = 1, .image = img })), 0);
+	px = render_compose(&r, 0, &w, &h);
+	assert_non_null(px);
+	assert_memory_equal(px + (3 * 8 + 7) * 4, ((uint8_t[]){ 0, 0, 255, 255 }), 4);
+	/* (8,3) is off the scanout: clipped, nothing written past the row. */
+	assert_memory_equal(px + (4 * 8 + 0) * 4, pic + (4 * 8 + 0) * 4, 4);
+	free(px);
+	/* Moved, image kept; hidden, the scanout shows through. */
+	feed(&r, buf, wire_put_cursor(buf, sizeof(buf), &(struct gpu_cursor){
+		.x = 2, .y = 2, .hot_x = 1, .hot_y = 1, .visible = 1 }));
+	px = render_compose(&r, 0, &w, &h);
+	assert_memory_equal(px + (2 * 8 + 2) * 4, ((uint8_t[]){ 0, 0, 255, 255 }), 4);
+	/* Half blue over (3, 2): B = (255 * 128 + 3 * 127 + 127) / 255. */
+	assert_int_equal(px[(2 * 8 + 3) * 4], (255 * 128 + 3 * 127 + 127) / 255);
+	free(px);
+	feed(&r, buf, wire_put_cursor(buf, sizeof(buf), &(struct gpu_cursor){ .x = 2, .y = 2 }));
+	px = render_compose(&r, 0, &w, &h);
+	assert_memory_equal(px, r.scanout[0].pixels, 8 * 8 * 4);
+	free(px);
+	render_fini(&r);
+	free(pic);
+}
+
+/* ---- bmvm <-> a real bmvm-render ----------------------------------------- */
+
+struct events {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned captured, lost;
+	struct wire_captured last;
+};
+
+static void ev_captured(void *opaque, const struct wire_captured *c)
+{
+	struct events *e = opaque;
+
+	pthread_mutex_lock(&e->lock);
+	e->last = *c;
+	e->captured++;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void ev_lost(void *opaque, const char *why)
+{
+	struct events *e = opaque;
+
+	(void)why;
+	pthread_mutex_lock(&e->lock);
+	e->lost++;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Wait up to 10 s for *@counter to reach @want. */
+static bool wait_for(struct events *e, unsigned *counter, unsigned want)
+{
+	struct timespec t;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 10;
+	pthread_mutex_lock(&e->lock);
+	while (*counter < want &&
+	       pthread_cond_timedwait(&e->cond, &e->lock, &t) != ETIMEDOUT)
+		;
+	ok = *counter >= want;
+	pthread_mutex_unlock(&e->lock);
+	return ok;
+}
+
+static struct gpu_link *open_link(struct events *e, const char *renderer, const char *trace)
+{
+	struct gpu_link_config lc = { .renderer = renderer, .trace_path = trace };
+	struct gpu_link_events ev = { .opaque = e, .captured = ev_captured, .lost = ev_lost };
+	struct gpu_link *l = NULL;
+	struct errbuf err;
+
+	memset(e, 0, sizeof(*e));
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	if (gpu_link_open(&lc, &ev, &l, &err))
+		fail_msg("gpu_link_open: %s", err.msg);
+	return l;
+}
+
+/* Draw two frames of a 64 x 48 pattern, capture frame 2, check the PNG. */
+static void draw_and_capture(struct gpu_link *l, struct events *e, const char *name)
+{
+	struct gpu_display *d = gpu_link_display(l);
+	uint8_t *pic = pattern(64, 48);
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_int_equal(gpu_link_capture(l, 2, path), 0);
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 64, 48), 0);
+	assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 64, 48 }, pic,
+					 64 * 4), 0);
+	pic[0] = pic[1] = pic[2] = 0xee;
+	assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 1, 1 }, pic,
+					 64 * 4), 0);
+	assert_true(wait_for(e, &e->captured, 1));
+	assert_int_equal(e->last.status, 0);
+	assert_int_equal(e->last.frame, 2);
+	assert_string_equal(e->last.path, path);
+	assert_png(path, pic, 64, 48);
+	free(pic);
+}
+
+static void test_link_spawned_renderer(void **state)
+{
+	struct events e;
+	struct gpu_link *l;
+	char trace[128], cmd[512];
+	uint8_t *a, *b;
+	uint32_t w, h;
+
+	(void)state;
+	snprintf(trace, sizeof(trace), "%s/run.bmgt", tmpdir);
+	l = open_link(&e, NULL, trace);
+	draw_and_capture(l, &e, "spawned.png");
+	gpu_link_close(l);
+
+	/* The trace replays, with no VM, to the same picture. */
+	snprintf(cmd, sizeof(cmd), "%s %s --capture 2 %s/replayed.png >/dev/null",
+		 BMVM_REPLAY_PATH, trace, tmpdir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/spawned.png", tmpdir);
+	a = read_png(cmd, &w, &h);
+	snprintf(cmd, sizeof(cmd), "%s/replayed.png", tmpdir);
+	b = read_png(cmd, &w, &h);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_memory_equal(a, b, (size_t)w * h * 4);
+	free(a);
+	free(b);
+	/* A frame the trace never reached: bmvm-replay says so and fails. */
+	snprintf(cmd, sizeof(cmd), "%s %s --capture 3 %s/never.png >/dev/null 2>&1",
+		 BMVM_REPLAY_PATH, trace, tmpdir);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+}
+
+static void test_link_listening_renderer(void **state)
+{
+	struct events e;
+	struct gpu_link *l;
+	char sock[128], spec[140];
+	pid_t pid;
+
+	(void)state;
+	snprintf(sock, sizeof(sock), "%s/render.sock", tmpdir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(BMVM_RENDER_PATH, "bmvm-render", "--listen", sock, "--once", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(sock, F_OK); i++)
+		usleep(10000);
+	snprintf(spec, sizeof(spec), "unix:%s", sock);
+	l = open_link(&e, spec, NULL);
+	draw_and_capture(l, &e, "listening.png");
+	gpu_link_close(l);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+static void test_link_renderer_death_is_reported(void **state)
+{
+	struct events e;
+	struct gpu_link *l;
+	struct gpu_display *d;
+	uint8_t px[4] = { 0 };
+
+	(void)state;
+	l = open_link(&e, NULL, NULL);
+	d = gpu_link_display(l);
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 1, 1), 0);
+	/* A renderer that sees a malformed message drops the connection. */
+	assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 5, 5, 1, 1 }, px, 4),
+			 0);
+	assert_int_equal(d->ops->scanout(d->opaque, 3, 0, 0), 0);
+	assert_true(wait_for(&e, &e.lost, 1));
+	/* Afterwards every call fails cleanly; nothing blocks or crashes. */
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 1, 1), -EPIPE);
+	assert_int_equal(gpu_link_capture(l, 0, "x.png"), -EPIPE);
+	gpu_link_close(l);
+}
+
+static void test_link_bad_renderers(void **state)
+{
+	struct gpu_link_config lc = { .renderer = "unix:/nonexistent/sock" };
+	struct gpu_link_events ev = { 0 };
+	struct gpu_link *l;
+	struct errbuf err;
+
+	(void)state;
+	assert_true(gpu_link_open(&lc, &ev, &l, &err) < 0);
+	assert_non_null(strstr(err.msg, "bmvm-render --listen"));
+	lc.renderer = "/etc/hostname";		/* not a character device */
+	assert_int_equal(gpu_link_open(&lc, &ev, &l, &err), -EINVAL);
+	setenv("BMVM_RENDER", "/nonexistent/bmvm-render", 1);
+	lc.renderer = NULL;
+	assert_true(gpu_link_open(&lc, &ev, &l, &err) < 0);
+	assert_non_null(strstr(err.msg, "cannot start the renderer"));
+	setenv("BMVM_RENDER", BMVM_RENDER_PATH, 1);
+	lc.trace_path = "/nonexistent/dir/t.bmgt";
+	assert_true(gpu_link_open(&lc, &ev, &l, &err) < 0);
+	assert_non_null(strstr(err.msg, "--gpu-trace"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wire_round_trips),
+		cmocka_unit_test(test_wire_present_packs_rows),
+		cmocka_unit_test(test_wire_refuses_malformed),
+		cmocka_unit_test(test_capture_spec),
+		cmocka_unit_test(test_render_frames_and_captures),
+		cmocka_unit_test(test_render_cursor_composited),
+		cmocka_unit_test(test_link_spawned_renderer),
+		cmocka_unit_test(test_link_listening_renderer),
+		cmocka_unit_test(test_link_renderer_death_is_reported),
+		cmocka_unit_test(test_link_bad_renderers),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	setenv("BMVM_RENDER", BMVM_RENDER_PATH, 1);
+	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
