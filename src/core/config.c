@@ -60,7 +60,12 @@ static const char usage_text[] =
 "  --no-input           no virtio keyboard and tablet (default: both)\n"
 "\n"
 "Display (a virtio-gpu in slot 3; its picture is drawn by bmvm-render, a\n"
-"separate process, started when one of these options asks for it):\n"
+"separate process). With a display server ($WAYLAND_DISPLAY or $DISPLAY set)\n"
+"it is shown fullscreen unless --windowed or --headless say otherwise; over\n"
+"ssh ($SSH_CONNECTION set) or without a display server, only when one of\n"
+"these asks for it:\n"
+"  --windowed           show the display in a window (Ctrl+Alt+F: fullscreen);\n"
+"                       closing it acts as SIGTERM (see --stop-timeout)\n"
 "  --headless           render offscreen (captures, SIGUSR1, the API)\n"
 "  --capture N PATH     write frame N of the display to PATH (PNG), then exit\n"
 "  --capture N,M,... PREFIX\n"
@@ -296,8 +301,8 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 		c->gpu_headless = true;
 		return 0;
 	case OPT_WINDOWED:
-		return err_set(err, ENOTSUP, "--windowed: this build has no window yet; use "
-			       "--headless with --capture or SIGUSR1");
+		c->gpu_windowed = true;
+		return 0;
 	case OPT_GPU_RENDERER:
 		if (!*arg)
 			return err_set(err, EINVAL, "--gpu-renderer needs unix:PATH or a device");
@@ -376,9 +381,11 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 	if (c->initrd_path && !c->kernel_path)
 		return err_set(err, EINVAL, "--initrd needs a kernel");
 	ret = check_consoles(c, err);
+	if (!ret && c->gpu_windowed && c->gpu_headless)
+		ret = err_set(err, EINVAL, "--windowed and --headless contradict each other");
 	if (!ret && off[VDEV_GPU] && config_gpu_renderer(c))
-		ret = err_set(err, EINVAL, "--no-gpu leaves nothing for --headless, --capture, "
-			      "--gpu-renderer, --gpu-trace or --resolution to act on");
+		ret = err_set(err, EINVAL, "--no-gpu leaves nothing for --windowed, --headless, "
+			      "--capture, --gpu-renderer, --gpu-trace or --resolution to act on");
 	if (!ret && off[VDEV_GPU] && c->gpu_resolution)
 		ret = err_set(err, EINVAL, "--resolution needs the GPU (drop --no-gpu)");
 	if (!ret)
@@ -388,5 +395,41 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 
 bool config_gpu_renderer(const struct vm_config *c)
 {
-	return c->gpu_headless || c->capture.count || c->gpu_renderer || c->gpu_trace;
+	return c->gpu_windowed || c->gpu_headless || c->capture.count || c->gpu_renderer ||
+	       c->gpu_trace;
+}
+
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+/*
+ * A display server to go fullscreen on, by default. Not over ssh: there
+ * $DISPLAY is a forwarded one, where every frame would cross the network,
+ * and scripts (a test suite, say) run over ssh would grow windows on the
+ * far end. --windowed still opens one there.
+ */
+static bool config_display_server(void)
+{
+	return (env_set("WAYLAND_DISPLAY") || env_set("DISPLAY")) && !env_set("SSH_CONNECTION");
+}
+
+enum gpu_show config_gpu_show(const struct vm_config *c)
+{
+	bool gpu = false;
+
+	for (unsigned i = 0; i < c->nr_vdevs; i++)
+		gpu |= c->vdev[i].kind == VDEV_GPU;
+	if (!gpu)
+		return GPU_SHOW_NONE;
+	if (c->gpu_windowed)
+		return GPU_SHOW_WINDOW;
+	if (c->gpu_headless)
+		return GPU_SHOW_HEADLESS;
+	if (config_display_server())
+		return GPU_SHOW_FULLSCREEN;
+	return config_gpu_renderer(c) ? GPU_SHOW_HEADLESS : GPU_SHOW_NONE;
 }

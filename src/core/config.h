@@ -59,6 +59,7 @@ struct vm_config {
 	unsigned nr_vdevs;
 	/* The GPU's renderer: started when any of these is given (config_gpu_renderer()). */
 	const char *gpu_resolution;	/* --resolution WxH, checked by the device */
+	bool gpu_windowed;		/* --windowed */
 	bool gpu_headless;		/* --headless */
 	const char *gpu_renderer;	/* --gpu-renderer unix:PATH | DEVICE */
 	const char *gpu_trace;		/* --gpu-trace FILE */
@@ -80,7 +81,22 @@ int config_parse(struct vm_config *config, int argc, char **argv, struct errbuf 
 
 void config_print_usage_line(void);
 
-/* Does this configuration need the renderer process? */
+/* Does the command line ask for the renderer process? */
 bool config_gpu_renderer(const struct vm_config *config);
+
+/* How the GPU's picture is shown; the values are the renderer link's WIRE_SHOW_*. */
+enum gpu_show {
+	GPU_SHOW_NONE = -1,	/* no renderer at all */
+	GPU_SHOW_HEADLESS = 0,
+	GPU_SHOW_WINDOW = 1,
+	GPU_SHOW_FULLSCREEN = 2,
+};
+
+/*
+ * --windowed: a window; --headless: none; else fullscreen when a display
+ * server is at hand ($WAYLAND_DISPLAY or $DISPLAY, not over ssh), else
+ * headless when the command line asks for the renderer, else no renderer.
+ */
+enum gpu_show config_gpu_show(const struct vm_config *config);
 
 #endif

@@ -345,12 +345,15 @@ static int vm_poll_timeout(int64_t a, int64_t b)
 	return next < 0 ? 0 : next > INT32_MAX ? INT32_MAX : (int)next;
 }
 
+static void vm_window_closed(struct vm *vm);
+
 static void vm_main_loop(struct vm *vm)
 {
 	struct console_in in = { .len = 0 };
 	int64_t deadline = vm->config->timeout_sec ?
 			   now_ms() + (int64_t)vm->config->timeout_sec * 1000 : -1;
 	int64_t grace;
+	unsigned closes = 0;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -373,10 +376,15 @@ static void vm_main_loop(struct vm *vm)
 			vm_request_stop(vm, VM_EXIT_TIMEOUT);
 			continue;
 		}
+		if (closes < vm->close_requests) {
+			closes++;
+			vm_window_closed(vm);
+			continue;
+		}
 		grace = vm->stop_deadline_ms;
 		if (grace && now_ms() >= grace) {
-			vm_error(vm, "guest did not power off within %u s of SIGTERM; stopping it",
-				 vm->config->stop_timeout_sec);
+			vm_error(vm, "guest did not power off within %u s of %s; stopping it",
+				 vm->config->stop_timeout_sec, vm->stop_why);
 			vm->stop_signal = SIGTERM;
 			vm_request_stop(vm, 128 + SIGTERM);
 			continue;
@@ -448,21 +456,40 @@ static void handled_signals(sigset_t *set)
 }
 
 /*
- * SIGTERM: ask the guest to shut down through its power button and give it
- * --stop-timeout seconds, as a service manager expects. False when the guest
- * does not listen (no driver armed the button) or was already asked.
+ * SIGTERM, or the window closed (@why names it in the log): ask the guest
+ * to shut down through its power button and give it --stop-timeout seconds,
+ * as a service manager expects. False when the guest does not listen (no
+ * driver armed the button) or was already asked.
  */
-static bool vm_stop_gracefully(struct vm *vm)
+static bool vm_stop_gracefully(struct vm *vm, const char *why)
 {
 	int64_t deadline = now_ms() + (int64_t)vm->config->stop_timeout_sec * 1000;
 
 	if (vm->stop_deadline_ms || machine_power_button(vm))
 		return false;
+	vm->stop_why = why;		/* before the deadline, which publishes it */
 	vm->stop_deadline_ms = deadline;
-	vm_error(vm, "SIGTERM: pressed the guest's power button; stopping it in %u s "
-		 "unless it powers off", vm->config->stop_timeout_sec);
+	vm_error(vm, "%s: pressed the guest's power button; stopping it in %u s "
+		 "unless it powers off", why, vm->config->stop_timeout_sec);
 	vm_wake(vm);
 	return true;
+}
+
+/* The window closed: what SIGTERM does, with what happened in the log. */
+static void vm_window_closed(struct vm *vm)
+{
+	if (vm_stop_gracefully(vm, "closing the window"))
+		return;
+	vm_error(vm, "window closed: stopping the guest");
+	if (!vm->stop_signal)
+		vm->stop_signal = SIGTERM;
+	vm_request_stop(vm, 128 + SIGTERM);
+}
+
+void vm_request_close(struct vm *vm)
+{
+	vm->close_requests++;
+	vm_wake(vm);
 }
 
 /* Ctrl-Z: give the shell its terminal back while stopped, take it again on fg. */
@@ -496,7 +523,7 @@ static void *vm_signal_thread(void *arg)
 			vm_gpu_capture_next(vm);
 			continue;
 		}
-		if (sig == SIGTERM && vm_stop_gracefully(vm))
+		if (sig == SIGTERM && vm_stop_gracefully(vm, "SIGTERM"))
 			continue;
 		vm_error(vm, "stopped by signal %d (%s)", sig, strsignal(sig));
 		if (!vm->stop_signal)
@@ -614,6 +641,7 @@ static int vm_init(struct vm *vm, const struct vm_config *config)
 	}
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
+	pthread_mutex_init(&vm->gpu_input_lock, NULL);
 	return 0;
 }
 
@@ -629,6 +657,7 @@ static void vm_teardown(struct vm *vm)
 	close(vm->wake_pipe[1]);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->gpu_input_lock);
 }
 
 static int vm_execute(struct vm *vm)
@@ -643,6 +672,7 @@ static int vm_execute(struct vm *vm)
 	signal(SIGPIPE, SIG_IGN);
 	sig_started = thread_create(&sig_thread, vm_signal_thread, vm, "signals") == 0;
 	term_make_raw(vm);
+	vm_gpu_input_open(vm, true);
 	/* After the mask: the API server's thread must not take process signals. */
 	if (vm_api_start(vm)) {
 		vm->exit_status = VM_EXIT_SETUP;
@@ -654,6 +684,7 @@ static int vm_execute(struct vm *vm)
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(vm->cpu[i].thread, NULL);
 	vm_api_stop(vm);
+	vm_gpu_input_open(vm, false);	/* before the devices go */
 	if (sig_started) {
 		/* Not pthread_cancel(): unwinding a thread is messier than a flag. */
 		vm->signal_thread_quit = true;

@@ -86,10 +86,14 @@ struct vm {
 	_Atomic unsigned gpu_usr1_sent;		/* SIGUSR1 captures asked for */
 	unsigned gpu_usr1_seq;			/* signal thread only: names their files */
 	_Atomic bool gpu_capture_failed;
+	pthread_mutex_t gpu_input_lock;		/* input from the window vs the devices' life */
+	bool gpu_input_open;			/* under gpu_input_lock: the devices take input */
 
 	_Atomic bool signal_thread_quit;	/* teardown: the next signal ends it */
 	_Atomic int stop_signal;		/* the signal that stopped the run, or 0 */
 	_Atomic int64_t stop_deadline_ms;	/* SIGTERM grace ends then; 0: none */
+	const char *stop_why;			/* who pressed the power button, for the log */
+	_Atomic unsigned close_requests;	/* the window's close button, for the main loop */
 	struct termios term_saved;		/* stdin's settings before raw mode */
 	bool term_raw;
 };
@@ -101,6 +105,12 @@ int vm_run(const struct vm_config *config);
 void vm_request_stop(struct vm *vm, int status);
 /* Any thread: reset the guest (or exit, per --on-reset). */
 void vm_request_reset(struct vm *vm);
+/*
+ * Any thread: the user closed the window. The main loop takes it as
+ * SIGTERM: the power button and --stop-timeout first, a stop the second time
+ * or when the guest does not listen.
+ */
+void vm_request_close(struct vm *vm);
 
 /*
  * Any thread: park every vCPU (returns at once; vm_paused() says when all

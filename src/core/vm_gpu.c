@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* The VM and its GPU renderer: start, captures, SIGUSR1, input, loss. */
+/* The VM and its GPU renderer: start, captures, SIGUSR1, input, window close, loss. */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,10 @@ static void gpu_captured(void *opaque, const struct wire_captured *c)
 		vm_request_stop(vm, vm->gpu_capture_failed ? 1 : 0);
 }
 
+_Static_assert(WIRE_TABLET_MAX == VIRTIO_TABLET_ABS_MAX, "the window scales to the tablet");
+_Static_assert(GPU_SHOW_WINDOW == WIRE_SHOW_WINDOW && GPU_SHOW_FULLSCREEN == WIRE_SHOW_FULLSCREEN &&
+	       GPU_SHOW_HEADLESS == WIRE_SHOW_HEADLESS, "config's show modes are the wire's");
+
 static void gpu_input(void *opaque, const struct wire_input *in)
 {
 	struct vm *vm = opaque;
@@ -38,8 +43,27 @@ static void gpu_input(void *opaque, const struct wire_input *in)
 	for (uint32_t i = 0; i < in->count; i++)
 		ev[i] = (struct virtio_input_event){ in->ev[i].type, in->ev[i].code,
 						     in->ev[i].value };
-	/* A full queue drops the events, as a real device would; nothing to report. */
-	machine_input(vm, in->device == WIRE_INPUT_TABLET, ev, in->count);
+	/*
+	 * The window opens before the devices exist and may outlive them:
+	 * input goes only to devices that are there. A full queue drops the
+	 * events, as a real device would; nothing to report.
+	 */
+	pthread_mutex_lock(&vm->gpu_input_lock);
+	if (vm->gpu_input_open)
+		machine_input(vm, in->device == WIRE_INPUT_TABLET, ev, in->count);
+	pthread_mutex_unlock(&vm->gpu_input_lock);
+}
+
+void vm_gpu_input_open(struct vm *vm, bool open)
+{
+	pthread_mutex_lock(&vm->gpu_input_lock);
+	vm->gpu_input_open = open;
+	pthread_mutex_unlock(&vm->gpu_input_lock);
+}
+
+static void gpu_close(void *opaque)
+{
+	vm_request_close(opaque);
 }
 
 static void gpu_lost(void *opaque, const char *why)
@@ -80,16 +104,23 @@ static int gpu_request_captures(struct vm *vm)
 int vm_gpu_start(struct vm *vm)
 {
 	const struct vm_config *c = vm->config;
-	struct gpu_link_config lc = { .renderer = c->gpu_renderer, .show = WIRE_SHOW_HEADLESS,
+	enum gpu_show show = config_gpu_show(c);
+	struct gpu_link_config lc = { .renderer = c->gpu_renderer, .show = (uint32_t)show,
 				      .trace_path = c->gpu_trace };
 	struct gpu_link_events ev = { .opaque = vm, .captured = gpu_captured,
-				      .input = gpu_input, .lost = gpu_lost, .log = gpu_log };
+				      .input = gpu_input, .lost = gpu_lost, .log = gpu_log,
+				      .close = gpu_close };
 	struct errbuf err;
 
-	if (!config_gpu_renderer(c) || c->dump_dtb_path)
+	if (show == GPU_SHOW_NONE || c->dump_dtb_path)
 		return 0;
 	if (gpu_link_open(&lc, &ev, &vm->gpu_link, &err)) {
 		vm_error(vm, "%s", err.msg);
+		/* Nobody asked for the default display: without it the guest still runs. */
+		if (!config_gpu_renderer(c)) {
+			vm_error(vm, "the guest runs on without a display");
+			return 0;
+		}
 		return -1;
 	}
 	return gpu_request_captures(vm);

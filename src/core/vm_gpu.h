@@ -6,8 +6,10 @@
  * The VM's side of the GPU renderer: start bmvm-render (or reach one) when
  * the command line asks for frames, ask it for the --capture frames and end
  * the run after the last, capture on SIGUSR1, pass its input events on to
- * the virtio keyboard and tablet.
+ * the virtio keyboard and tablet, and stop the VM when its window closes.
  */
+
+#include <stdbool.h>
 
 struct vm;
 struct gpu_display;
@@ -16,6 +18,9 @@ struct gpu_display;
 int vm_gpu_start(struct vm *vm);
 /* After the devices are gone: close the link, reap a spawned renderer. */
 void vm_gpu_stop(struct vm *vm);
+
+/* Let the window's input reach the devices (they exist), or no more (they go). */
+void vm_gpu_input_open(struct vm *vm, bool open);
 
 /* Where the GPU device draws: the renderer, or NULL (nowhere). */
 struct gpu_display *vm_gpu_display(struct vm *vm);

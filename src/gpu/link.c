@@ -39,6 +39,7 @@ struct gpu_link {
 	pthread_t reader;
 	bool reader_started;
 	int quit_fd[2];			/* a pipe: written to end the reader */
+	_Atomic bool closing;		/* gpu_link_close(): the renderer's end is expected */
 };
 
 /* ---- sending -------------------------------------------------------------- */
@@ -194,6 +195,12 @@ static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 		if (ev->log)
 			ev->log(ev->opaque, line);
 		return 0;
+	case WIRE_CLOSE:
+		if (wire_parse_close(m))
+			return -EPROTO;
+		if (ev->close)
+			ev->close(ev->opaque);
+		return 0;
 	}
 	return -EPROTO;
 }
@@ -262,7 +269,8 @@ static void *link_reader(void *arg)
 	pthread_mutex_lock(&l->write_lock);
 	l->dead = true;
 	pthread_mutex_unlock(&l->write_lock);
-	if (l->events.lost)
+	/* A spawned renderer exits when we close: that is no loss to report. */
+	if (l->events.lost && !l->closing)
 		l->events.lost(l->events.opaque, why);
 	return NULL;
 }
@@ -461,6 +469,7 @@ void gpu_link_close(struct gpu_link *l)
 {
 	if (!l)
 		return;
+	l->closing = true;
 	if (l->fd >= 0)
 		shutdown(l->fd, SHUT_WR);	/* a spawned renderer sees the end and exits */
 	if (l->child)

@@ -6,9 +6,9 @@
  * bmvm's side of the renderer link (src/gpu/wire.h): starts or reaches
  * bmvm-render, sends it what the GPU device shows (as a struct gpu_display)
  * and capture requests, tees everything into a trace file when asked, and
- * hands what comes back (captures done, input events) to callbacks on its
- * own reader thread. The VMM never links Vulkan, SDL or libpng: they live
- * in the renderer.
+ * hands what comes back (captures done, input events, the window closed)
+ * to callbacks on its own reader thread. The VMM never links Vulkan, SDL
+ * or libpng: they live in the renderer.
  */
 
 #include <stdbool.h>
@@ -40,6 +40,8 @@ struct gpu_link_events {
 	/* The renderer went away or broke the protocol; the link sends nothing more. */
 	void (*lost)(void *opaque, const char *why);
 	void (*log)(void *opaque, const char *line);
+	/* The user closed the renderer's window: the VM should end, as on SIGTERM. */
+	void (*close)(void *opaque);
 };
 
 int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,

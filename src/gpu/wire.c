@@ -125,6 +125,11 @@ size_t wire_put_log(uint8_t *buf, size_t cap, const char *line)
 	return put_with_string(buf, cap, WIRE_LOG, NULL, 0, line);
 }
 
+size_t wire_put_close(uint8_t *buf, size_t cap)
+{
+	return put_fixed(buf, cap, WIRE_CLOSE, 0, NULL, 0) ? WIRE_HDR_SIZE : 0;
+}
+
 size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in)
 {
 	uint32_t f[] = { in->device, in->count };
@@ -286,6 +291,11 @@ int wire_parse_log(const struct wire_msg *m, char *out, size_t cap)
 	}
 	out[len] = 0;
 	return 0;
+}
+
+int wire_parse_close(const struct wire_msg *m)
+{
+	return is_msg(m, WIRE_CLOSE, 0) ? 0 : -EPROTO;
 }
 
 /* ---- stream I/O ----------------------------------------------------------- */

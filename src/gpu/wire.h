@@ -38,6 +38,7 @@ enum wire_type {
 	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
 	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
 	WIRE_LOG = 0x83,	/* a line for bmvm's log */
+	WIRE_CLOSE = 0x84,	/* the user closed the window (no payload) */
 };
 
 /* WIRE_HELLO flags: how the renderer shows frames. */
@@ -77,11 +78,17 @@ struct wire_captured {
 #define WIRE_INPUT_KEYBOARD	0
 #define WIRE_INPUT_TABLET	1
 #define WIRE_MAX_INPUT_EVENTS	64
+#define WIRE_TABLET_MAX		32767	/* the tablet's ABS_X and ABS_Y run 0..this */
+
+struct wire_event {
+	uint16_t type, code;		/* evdev (linux/input-event-codes.h) */
+	int32_t value;
+};
 
 struct wire_input {
 	uint32_t device;		/* WIRE_INPUT_* */
 	uint32_t count;
-	struct { uint16_t type, code; int32_t value; } ev[WIRE_MAX_INPUT_EVENTS];
+	struct wire_event ev[WIRE_MAX_INPUT_EVENTS];
 };
 
 /* A whole message as it arrived: the payload is valid until the next read. */
@@ -107,6 +114,7 @@ size_t wire_put_captured(uint8_t *buf, size_t cap, uint32_t frame, int32_t statu
 			 const char *path);
 size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in);
 size_t wire_put_log(uint8_t *buf, size_t cap, const char *line);
+size_t wire_put_close(uint8_t *buf, size_t cap);
 
 /* Header of the message at @buf (@len >= WIRE_HDR_SIZE): 0, or -EPROTO for an oversize one. */
 int wire_parse_header(const uint8_t *buf, size_t len, struct wire_msg *msg);
@@ -121,6 +129,7 @@ int wire_parse_captured(const struct wire_msg *m, struct wire_captured *out);
 int wire_parse_input(const struct wire_msg *m, struct wire_input *out);
 /* A log line, made printable (control characters become '?'), into @out of @cap bytes. */
 int wire_parse_log(const struct wire_msg *m, char *out, size_t cap);
+int wire_parse_close(const struct wire_msg *m);
 
 /*
  * Blocking I/O on a stream: read one whole message into @buf (grown as

@@ -4,6 +4,8 @@
  * (--fd N), or it serves bmvm instances elsewhere (--listen PATH): on a
  * unix socket, or at the far end of a serial port such as the
  * virtio-serial port of the QEMU that runs bmvm's arm64 test host.
+ * Each connection's HELLO says whether to show a window (window.c) or
+ * stay headless; headless, SDL is never even initialised.
  */
 
 #include <errno.h>
@@ -17,56 +19,30 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "render/render.h"
-
-struct session {
-	int fd;
-	int failed;			/* a reply could not be sent */
-};
-
-static void session_reply(void *opaque, const uint8_t *msg, size_t len)
-{
-	struct session *s = opaque;
-
-	if (!s->failed && wire_write(s->fd, msg, len))
-		s->failed = 1;
-}
-
-static void report(const char *what, int err)
-{
-	fprintf(stderr, "bmvm-render: %s: %s\n", what, strerror(-err));
-}
+#include "render/session.h"
+#include "render/window.h"
 
 /*
  * Serve one connection until its end: 0 at a clean end, -EPROTO when the
  * peer broke the protocol (the stream cannot be trusted to resynchronise).
+ * Headless it all happens here; a HELLO that asks for a window hands the
+ * rest of the connection to window_run(), unless no window can be had.
  */
 static int serve(int fd, bool verbose)
 {
-	struct session s = { .fd = fd };
-	struct render r;
-	struct wire_msg m;
-	uint8_t *buf = NULL;
-	size_t cap = 0;
+	struct session s;
 	int ret;
 
-	render_init(&r, session_reply, &s);
-	while ((ret = wire_read(fd, &buf, &cap, &m)) > 0) {
-		ret = render_handle(&r, &m);
-		if (ret == -EPROTO) {
-			fprintf(stderr, "bmvm-render: malformed message (type %u, %u bytes); "
-				"dropping the connection\n", m.type, m.size);
+	session_init(&s, fd, verbose);
+	while ((ret = session_next(&s)) > 0) {
+		if (s.r.show == WIRE_SHOW_HEADLESS || s.no_window)
+			continue;
+		ret = window_run(&s);
+		if (ret != -ENODEV)
 			break;
-		}
-		if (ret)
-			report("cannot apply a message", ret);
-		if (verbose && m.type == WIRE_PRESENT && m.payload && r.frames % 100 == 1)
-			fprintf(stderr, "bmvm-render: frame %llu\n", (unsigned long long)r.frames);
+		s.no_window = true;
 	}
-	if (ret < 0 && ret != -EPROTO)
-		report("reading from bmvm", ret);
-	render_fini(&r);
-	free(buf);
+	session_fini(&s);
 	return ret < 0 ? ret : 0;
 }
 
@@ -100,7 +76,9 @@ static void usage(FILE *f)
 		"                 (bmvm --gpu-renderer unix:PATH, or a serial port whose far\n"
 		"                 end connects here), one at a time\n"
 		"  --once         with --listen: exit after the first connection ends\n"
-		"  -v, --verbose  log frames and connections\n");
+		"  -v, --verbose  log frames and connections\n"
+		"bmvm says whether to stay headless or show a window or fullscreen (SDL2,\n"
+		"on $DISPLAY or $WAYLAND_DISPLAY; Ctrl+Alt+F toggles fullscreen).\n");
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -149,6 +150,55 @@ static void test_gpu_options(void **state)
 	EXPECT_ERROR("--gpu-renderer needs", "k", "--gpu-renderer", "");
 }
 
+/* Where the display goes: --windowed, --headless, or what the environment offers. */
+static void test_gpu_show(void **state)
+{
+	struct vm_config c;
+	struct errbuf e;
+
+	(void)state;
+	unsetenv("DISPLAY");
+	unsetenv("WAYLAND_DISPLAY");
+	unsetenv("SSH_CONNECTION");
+	assert_int_equal(PARSE(&c, &e, "k"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_NONE);
+	assert_int_equal(PARSE(&c, &e, "k", "--capture", "1", "x.png"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_HEADLESS);
+	assert_int_equal(PARSE(&c, &e, "k", "--windowed"), CONFIG_RUN);
+	assert_true(config_gpu_renderer(&c));
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_WINDOW);
+
+	/* A display server: fullscreen unless told otherwise. */
+	setenv("DISPLAY", ":0", 1);
+	assert_int_equal(PARSE(&c, &e, "k"), CONFIG_RUN);
+	assert_false(config_gpu_renderer(&c));
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_FULLSCREEN);
+	assert_int_equal(PARSE(&c, &e, "k", "--headless"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_HEADLESS);
+	assert_int_equal(PARSE(&c, &e, "k", "--windowed"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_WINDOW);
+	assert_int_equal(PARSE(&c, &e, "k", "--no-gpu"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_NONE);
+	/* Over ssh $DISPLAY is a forwarded one: no window unless asked for. */
+	setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22", 1);
+	assert_int_equal(PARSE(&c, &e, "k"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_NONE);
+	assert_int_equal(PARSE(&c, &e, "k", "--windowed"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_WINDOW);
+	unsetenv("SSH_CONNECTION");
+	unsetenv("DISPLAY");
+	setenv("WAYLAND_DISPLAY", "wayland-0", 1);
+	assert_int_equal(PARSE(&c, &e, "k"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_FULLSCREEN);
+	setenv("WAYLAND_DISPLAY", "", 1);	/* set but empty: none */
+	assert_int_equal(PARSE(&c, &e, "k"), CONFIG_RUN);
+	assert_int_equal(config_gpu_show(&c), GPU_SHOW_NONE);
+	unsetenv("WAYLAND_DISPLAY");
+
+	EXPECT_ERROR("--windowed and --headless", "k", "--windowed", "--headless");
+	EXPECT_ERROR("--no-gpu leaves nothing for --windowed", "k", "--windowed", "--no-gpu");
+}
+
 static void test_dump_dtb_needs_no_kernel(void **state)
 {
 	struct vm_config c;
@@ -181,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_bad_numbers),
 		cmocka_unit_test(test_bad_words),
 		cmocka_unit_test(test_gpu_options),
+		cmocka_unit_test(test_gpu_show),
 		cmocka_unit_test(test_dump_dtb_needs_no_kernel),
 		cmocka_unit_test(test_help_and_version),
 	};

@@ -26,6 +26,7 @@
 #include "gpu/link.h"
 #include "gpu/wire.h"
 #include "render/render.h"
+#include "wait_count.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -174,6 +175,11 @@ static void test_wire_round_trips(void **state)
 	m = msg_of(buf, wire_put_log(buf, sizeof(buf), "bad\x1b[2Jline that is long"));
 	assert_int_equal(wire_parse_log(&m, line, sizeof(line)), 0);
 	assert_string_equal(line, "bad?[2Jline tha");
+
+	m = msg_of(buf, wire_put_close(buf, sizeof(buf)));
+	assert_int_equal(m.type, WIRE_CLOSE);
+	assert_int_equal(wire_parse_close(&m), 0);
+	assert_int_equal(wire_put_close(buf, WIRE_HDR_SIZE - 1), 0);
 }
 
 static void test_wire_present_packs_rows(void **state)
@@ -262,6 +268,12 @@ static void test_wire_refuses_malformed(void **state)
 	m = msg_of(buf, wire_put_input(buf, sizeof(buf), &(struct wire_input){ .count = 1 }));
 	poke(buf, 0, 2);	/* no such input device */
 	assert_int_equal(wire_parse_input(&m, &in), -EPROTO);
+
+	m = msg_of(buf, wire_put_close(buf, sizeof(buf)));
+	m.size = 4;		/* CLOSE carries nothing */
+	assert_int_equal(wire_parse_close(&m), -EPROTO);
+	m = msg_of(buf, wire_put_log(buf, sizeof(buf), ""));
+	assert_int_equal(wire_parse_close(&m), -EPROTO);
 }
 
 /* ---- --capture ------------------------------------------------------------ */
@@ -454,18 +466,7 @@ static void ev_lost(void *opaque, const char *why)
 /* Wait up to 10 s for *@counter to reach @want. */
 static bool wait_for(struct events *e, unsigned *counter, unsigned want)
 {
-	struct timespec t;
-	bool ok;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += 10;
-	pthread_mutex_lock(&e->lock);
-	while (*counter < want &&
-	       pthread_cond_timedwait(&e->cond, &e->lock, &t) != ETIMEDOUT)
-		;
-	ok = *counter >= want;
-	pthread_mutex_unlock(&e->lock);
-	return ok;
+	return wait_count_on(&e->lock, &e->cond, counter, want, 10);
 }
 
 static struct gpu_link *open_link(struct events *e, const char *renderer, const char *trace)

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+/* One connection from bmvm: read, apply, reply. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/session.h"
+
+void session_send(struct session *s, const uint8_t *msg, size_t len)
+{
+	pthread_mutex_lock(&s->write_lock);
+	if (len && !s->send_failed && wire_write(s->fd, msg, len))
+		s->send_failed = true;
+	pthread_mutex_unlock(&s->write_lock);
+}
+
+static void session_reply(void *opaque, const uint8_t *msg, size_t len)
+{
+	session_send(opaque, msg, len);
+}
+
+void session_log(struct session *s, const char *fmt, ...)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 256];
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* bmvm prints it; a spawned renderer shares its terminal, so ours only with -v. */
+	if (s->verbose)
+		fprintf(stderr, "bmvm-render: %s\n", line);
+	session_send(s, msg, wire_put_log(msg, sizeof(msg), line));
+}
+
+void session_init(struct session *s, int fd, bool verbose)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->verbose = verbose;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->write_lock, NULL);
+	render_init(&s->r, session_reply, s);
+}
+
+void session_fini(struct session *s)
+{
+	render_fini(&s->r);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->write_lock);
+	free(s->buf);
+	s->buf = NULL;
+}
+
+/* Does @type change what a window shows? */
+static bool session_shows(uint32_t type)
+{
+	return type == WIRE_HELLO || type == WIRE_SCANOUT || type == WIRE_PRESENT ||
+	       type == WIRE_CURSOR;
+}
+
+int session_next(struct session *s)
+{
+	struct wire_msg m;
+	uint64_t frames;
+	int ret = wire_read(s->fd, &s->buf, &s->cap, &m);
+
+	if (ret <= 0) {
+		if (ret < 0 && ret != -EPROTO)
+			fprintf(stderr, "bmvm-render: reading from bmvm: %s\n", strerror(-ret));
+		return ret;
+	}
+	pthread_mutex_lock(&s->lock);
+	ret = render_handle(&s->r, &m);
+	frames = s->r.frames;
+	pthread_mutex_unlock(&s->lock);
+	if (ret == -EPROTO) {
+		fprintf(stderr, "bmvm-render: malformed message (type %u, %u bytes); "
+			"dropping the connection\n", m.type, m.size);
+		return ret;
+	}
+	if (ret)
+		fprintf(stderr, "bmvm-render: cannot apply a message: %s\n", strerror(-ret));
+	if (s->verbose && m.type == WIRE_PRESENT && frames % 100 == 1)
+		fprintf(stderr, "bmvm-render: frame %llu\n", (unsigned long long)frames);
+	if (s->changed && session_shows(m.type))
+		s->changed(s->changed_opaque);
+	return 1;
+}
