@@ -15,6 +15,7 @@
 #include "arch/arm64/machine.h"
 #include "core/vm.h"
 #include "core/vm_api.h"
+#include "core/vm_gpu.h"
 #include "virtio/devices.h"
 
 /* Pointer coordinates arrive in display pixels; without a display, this one. */
@@ -261,6 +262,11 @@ static int vm_api_input(void *opaque, const struct api_input_event *ev, size_t n
 	return 0;
 }
 
+static int vm_api_screenshot(void *opaque, void **png, size_t *len)
+{
+	return vm_gpu_snapshot(opaque, png, len);
+}
+
 int vm_api_start(struct vm *vm)
 {
 	struct api_backend be = {
@@ -271,7 +277,7 @@ int vm_api_start(struct vm *vm)
 		.metrics = vm_api_metrics,
 		.devices = vm_api_devices,
 		.input = vm_api_input,
-		.screenshot = NULL,	/* no display device yet: 404 */
+		.screenshot = vm_api_screenshot,
 	};
 	struct errbuf err;
 

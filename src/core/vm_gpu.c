@@ -137,6 +137,22 @@ struct gpu_display *vm_gpu_display(struct vm *vm)
 	return vm->gpu_link ? gpu_link_display(vm->gpu_link) : NULL;
 }
 
+int vm_gpu_snapshot(struct vm *vm, void **png, size_t *len)
+{
+	int ret;
+
+	if (!vm->gpu_link)
+		return -ENODEV;
+	ret = gpu_link_snapshot(vm->gpu_link, png, len, 5000);
+	if (ret == -ENODATA)
+		return -EAGAIN;
+	if (ret) {
+		vm_verbose(vm, "screenshot: %s", strerror(-ret));
+		return -EIO;
+	}
+	return 0;
+}
+
 void vm_gpu_capture_next(struct vm *vm)
 {
 	char path[64];

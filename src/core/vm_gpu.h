@@ -25,6 +25,13 @@ void vm_gpu_input_open(struct vm *vm, bool open);
 /* Where the GPU device draws: the renderer, or NULL (nowhere). */
 struct gpu_display *vm_gpu_display(struct vm *vm);
 
+/*
+ * GET /vm/screenshot: the display now, as PNG (malloc()ed). -ENODEV without
+ * a renderer (404), -EAGAIN before the first frame (503), -EIO when the
+ * renderer failed or did not answer in 5 s.
+ */
+int vm_gpu_snapshot(struct vm *vm, void **png, size_t *len);
+
 /* SIGUSR1: capture the next frame to bmvm-PID-N.png (the renderer's directory). */
 void vm_gpu_capture_next(struct vm *vm);
 

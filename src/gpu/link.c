@@ -40,6 +40,17 @@ struct gpu_link {
 	bool reader_started;
 	int quit_fd[2];			/* a pipe: written to end the reader */
 	_Atomic bool closing;		/* gpu_link_close(): the renderer's end is expected */
+
+	/* One snapshot request at a time (gpu_link_snapshot), answered by the reader. */
+	pthread_mutex_t snap_lock;	/* held across a whole request */
+	pthread_mutex_t snap_state;	/* guards the fields below */
+	pthread_cond_t snap_cond;
+	uint32_t snap_seq;		/* the last request's id */
+	uint32_t snap_id;		/* the request waiting, or 0 */
+	bool snap_done;
+	int snap_status;
+	void *snap_png;
+	size_t snap_len;
 };
 
 /* ---- sending -------------------------------------------------------------- */
@@ -167,7 +178,83 @@ int gpu_link_capture(struct gpu_link *l, uint32_t frame, const char *path)
 	return ret;
 }
 
+static int link_send_snapshot(struct gpu_link *l, uint32_t id)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, 64);
+	if (!ret)
+		ret = link_send(l, wire_put_snapshot(l->out, l->out_cap, id));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+int gpu_link_snapshot(struct gpu_link *l, void **png, size_t *len, unsigned timeout_ms)
+{
+	struct timespec t;
+	int ret;
+
+	*png = NULL;
+	*len = 0;
+	pthread_mutex_lock(&l->snap_lock);
+	pthread_mutex_lock(&l->snap_state);
+	if (++l->snap_seq == 0)
+		l->snap_seq = 1;		/* 0 means no request */
+	l->snap_id = l->snap_seq;
+	l->snap_done = false;
+	pthread_mutex_unlock(&l->snap_state);
+
+	ret = link_send_snapshot(l, l->snap_id);
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += timeout_ms / 1000;
+	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&l->snap_state);
+	while (!ret && !l->snap_done)
+		if (pthread_cond_timedwait(&l->snap_cond, &l->snap_state, &t) == ETIMEDOUT)
+			ret = -ETIMEDOUT;
+	if (!ret && l->snap_done) {
+		ret = l->snap_status;
+		*png = l->snap_png;
+		*len = l->snap_len;
+	} else if (l->snap_done) {
+		free(l->snap_png);	/* it came just too late */
+	}
+	l->snap_png = NULL;
+	l->snap_id = 0;
+	pthread_mutex_unlock(&l->snap_state);
+	pthread_mutex_unlock(&l->snap_lock);
+	return ret;
+}
+
 /* ---- receiving ------------------------------------------------------------ */
+
+/* The answer to a snapshot request; one nobody waits for any more is dropped. */
+static int link_snapshot_done(struct gpu_link *l, const struct wire_msg *m)
+{
+	struct wire_snapshot_done d;
+
+	if (wire_parse_snapshot_done(m, &d))
+		return -EPROTO;
+	pthread_mutex_lock(&l->snap_state);
+	if (d.id == l->snap_id && !l->snap_done) {
+		l->snap_status = d.status;
+		l->snap_len = d.png_len;
+		l->snap_png = d.png_len ? malloc(d.png_len) : NULL;
+		if (d.png_len && !l->snap_png)
+			l->snap_status = -ENOMEM;
+		else if (d.png_len)
+			memcpy(l->snap_png, d.png, d.png_len);
+		l->snap_done = true;
+		pthread_cond_broadcast(&l->snap_cond);
+	}
+	pthread_mutex_unlock(&l->snap_state);
+	return 0;
+}
 
 static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 {
@@ -201,12 +288,19 @@ static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 		if (ev->close)
 			ev->close(ev->opaque);
 		return 0;
+	case WIRE_SNAPSHOT_DONE:
+		return link_snapshot_done(l, m);
 	}
 	return -EPROTO;
 }
 
-/* Renderer -> bmvm messages are small: a captured path is the largest. */
+/* Renderer -> bmvm messages are small (a captured path is the largest), but for snapshots. */
 #define LINK_MAX_IN	(WIRE_HDR_SIZE + 8 + WIRE_MAX_PATH)
+
+static bool link_size_ok(const struct wire_msg *m)
+{
+	return m->size <= LINK_MAX_IN - WIRE_HDR_SIZE || m->type == WIRE_SNAPSHOT_DONE;
+}
 
 /* Dispatch the whole messages at the front of @buf; returns the bytes used, or -EPROTO. */
 static ssize_t link_consume(struct gpu_link *l, const uint8_t *buf, size_t len)
@@ -215,8 +309,7 @@ static ssize_t link_consume(struct gpu_link *l, const uint8_t *buf, size_t len)
 	struct wire_msg m;
 
 	while (len - used >= WIRE_HDR_SIZE) {
-		if (wire_parse_header(buf + used, len - used, &m) ||
-		    m.size > LINK_MAX_IN - WIRE_HDR_SIZE)
+		if (wire_parse_header(buf + used, len - used, &m) || !link_size_ok(&m))
 			return -EPROTO;
 		if (len - used < WIRE_HDR_SIZE + (size_t)m.size)
 			break;
@@ -228,15 +321,50 @@ static ssize_t link_consume(struct gpu_link *l, const uint8_t *buf, size_t len)
 }
 
 /*
+ * Room to read more into *@buf holding @len bytes: a whole message must
+ * fit, and only a snapshot's answer is larger than LINK_MAX_IN (its header
+ * said how large, and link_consume() has vetted it).
+ */
+static int link_room(uint8_t **buf, size_t *cap, size_t len)
+{
+	struct wire_msg m;
+	size_t want = LINK_MAX_IN;
+	uint8_t *n;
+
+	if (len >= WIRE_HDR_SIZE && !wire_parse_header(*buf, len, &m))
+		want = WIRE_HDR_SIZE + (size_t)m.size > want ? WIRE_HDR_SIZE + m.size : want;
+	if (len < *cap && want <= *cap)
+		return 0;
+	n = realloc(*buf, want > len ? want : len + LINK_MAX_IN);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*cap = want > len ? want : len + LINK_MAX_IN;
+	return 0;
+}
+
+/* The renderer is gone: a snapshot request waiting would wait forever. */
+static void link_snapshot_fail(struct gpu_link *l)
+{
+	pthread_mutex_lock(&l->snap_state);
+	if (l->snap_id && !l->snap_done) {
+		l->snap_status = -EPIPE;
+		l->snap_done = true;
+		pthread_cond_broadcast(&l->snap_cond);
+	}
+	pthread_mutex_unlock(&l->snap_state);
+}
+
+/*
  * Poll rather than block in read(): a character device has no shutdown(),
  * so closing the link wakes this thread through quit_fd instead.
  */
 static void *link_reader(void *arg)
 {
 	struct gpu_link *l = arg;
-	uint8_t buf[LINK_MAX_IN];
-	size_t len = 0;
-	const char *why = NULL;
+	uint8_t *buf = malloc(LINK_MAX_IN);
+	size_t len = 0, cap = LINK_MAX_IN;
+	const char *why = buf ? NULL : "out of memory";
 
 	while (!why) {
 		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
@@ -249,8 +377,12 @@ static void *link_reader(void *arg)
 			continue;
 		}
 		if (p[1].revents)
-			return NULL;		/* gpu_link_close(): not a loss */
-		n = read(l->fd, buf + len, sizeof(buf) - len);
+			break;			/* gpu_link_close(): not a loss */
+		if (link_room(&buf, &cap, len)) {
+			why = "out of memory";
+			continue;
+		}
+		n = read(l->fd, buf + len, cap - len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0) {
@@ -266,11 +398,13 @@ static void *link_reader(void *arg)
 		memmove(buf, buf + n, len - (size_t)n);
 		len -= (size_t)n;
 	}
+	free(buf);
 	pthread_mutex_lock(&l->write_lock);
 	l->dead = true;
 	pthread_mutex_unlock(&l->write_lock);
+	link_snapshot_fail(l);
 	/* A spawned renderer exits when we close: that is no loss to report. */
-	if (l->events.lost && !l->closing)
+	if (why && l->events.lost && !l->closing)
 		l->events.lost(l->events.opaque, why);
 	return NULL;
 }
@@ -424,6 +558,9 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 	l->events = *events;
 	l->display = (struct gpu_display){ .ops = &link_display_ops, .opaque = l };
 	pthread_mutex_init(&l->write_lock, NULL);
+	pthread_mutex_init(&l->snap_lock, NULL);
+	pthread_mutex_init(&l->snap_state, NULL);
+	pthread_cond_init(&l->snap_cond, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &l->t0);
 
 	if (!r)
@@ -487,6 +624,9 @@ void gpu_link_close(struct gpu_link *l)
 	if (l->trace_fd >= 0)
 		close(l->trace_fd);
 	pthread_mutex_destroy(&l->write_lock);
+	pthread_mutex_destroy(&l->snap_lock);
+	pthread_mutex_destroy(&l->snap_state);
+	pthread_cond_destroy(&l->snap_cond);
 	free(l->out);
 	free(l);
 }

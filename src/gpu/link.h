@@ -51,6 +51,13 @@ void gpu_link_close(struct gpu_link *link);
 /* The display the GPU device draws to. */
 struct gpu_display *gpu_link_display(struct gpu_link *link);
 
+/*
+ * Any thread but the link's: scanout 0's picture now, as a PNG in a
+ * malloc()ed buffer. 0; -ENODATA before the first frame; -ETIMEDOUT after
+ * @timeout_ms; -EPIPE when the renderer is gone. One request at a time.
+ */
+int gpu_link_snapshot(struct gpu_link *link, void **png, size_t *len, unsigned timeout_ms);
+
 /* Any thread: capture frame @frame of scanout 0 (0: the next one) to @path. */
 int gpu_link_capture(struct gpu_link *link, uint32_t frame, const char *path);
 

@@ -148,6 +148,29 @@ size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in)
 	return WIRE_HDR_SIZE + payload;
 }
 
+size_t wire_put_snapshot(uint8_t *buf, size_t cap, uint32_t id)
+{
+	uint32_t f[] = { id };
+
+	return put_fixed(buf, cap, WIRE_SNAPSHOT, sizeof(f), f, 1) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+}
+
+size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t status,
+			      const void *png, size_t png_len)
+{
+	uint32_t f[] = { id, (uint32_t)status };
+	uint8_t *p;
+
+	if (png_len > WIRE_MAX_PAYLOAD - 8)
+		return 0;
+	p = put_fixed(buf, cap, WIRE_SNAPSHOT_DONE, 8 + png_len, f, 2);
+	if (!p)
+		return 0;
+	if (png_len)
+		memcpy(p, png, png_len);
+	return WIRE_HDR_SIZE + 8 + png_len;
+}
+
 /* ---- decoders ------------------------------------------------------------- */
 
 int wire_parse_header(const uint8_t *buf, size_t len, struct wire_msg *msg)
@@ -275,6 +298,28 @@ int wire_parse_input(const struct wire_msg *m, struct wire_input *out)
 		out->ev[i].code = (uint16_t)(tc >> 16);
 		out->ev[i].value = (int32_t)get32(p + 12 + 8 * i);
 	}
+	return 0;
+}
+
+int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id)
+{
+	if (!is_msg(m, WIRE_SNAPSHOT, 4))
+		return -EPROTO;
+	*id = get32(m->payload);
+	return 0;
+}
+
+/* A PNG comes with success only, and success always with one. */
+int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done *out)
+{
+	if (m->type != WIRE_SNAPSHOT_DONE || m->size < 8)
+		return -EPROTO;
+	out->id = get32(m->payload);
+	out->status = (int32_t)get32(m->payload + 4);
+	out->png_len = m->size - 8;
+	out->png = out->png_len ? m->payload + 8 : NULL;
+	if (out->status > 0 || (out->status == 0) != (out->png_len > 0))
+		return -EPROTO;
 	return 0;
 }
 

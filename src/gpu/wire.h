@@ -34,11 +34,13 @@ enum wire_type {
 	WIRE_PRESENT = 3,	/* scanout id, rectangle, then its pixels (BGRA, packed rows) */
 	WIRE_CURSOR = 4,	/* cursor plane; 64 x 64 BGRA image when has_image */
 	WIRE_CAPTURE = 5,	/* write frame N (0: the next one) of scanout 0 to a PNG at path */
+	WIRE_SNAPSHOT = 6,	/* request id: send scanout 0's current picture back as PNG */
 	/* renderer -> bmvm */
 	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
 	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
 	WIRE_LOG = 0x83,	/* a line for bmvm's log */
 	WIRE_CLOSE = 0x84,	/* the user closed the window (no payload) */
+	WIRE_SNAPSHOT_DONE = 0x85,	/* request id, status (0 or -errno), then the PNG */
 };
 
 /* WIRE_HELLO flags: how the renderer shows frames. */
@@ -91,6 +93,13 @@ struct wire_input {
 	struct wire_event ev[WIRE_MAX_INPUT_EVENTS];
 };
 
+struct wire_snapshot_done {
+	uint32_t id;
+	int32_t status;			/* 0, -ENODATA before the first frame, or -errno */
+	const uint8_t *png;		/* into the payload; NULL unless status is 0 */
+	size_t png_len;
+};
+
 /* A whole message as it arrived: the payload is valid until the next read. */
 struct wire_msg {
 	uint32_t type, size;
@@ -115,6 +124,9 @@ size_t wire_put_captured(uint8_t *buf, size_t cap, uint32_t frame, int32_t statu
 size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in);
 size_t wire_put_log(uint8_t *buf, size_t cap, const char *line);
 size_t wire_put_close(uint8_t *buf, size_t cap);
+size_t wire_put_snapshot(uint8_t *buf, size_t cap, uint32_t id);
+size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t status,
+			      const void *png, size_t png_len);
 
 /* Header of the message at @buf (@len >= WIRE_HDR_SIZE): 0, or -EPROTO for an oversize one. */
 int wire_parse_header(const uint8_t *buf, size_t len, struct wire_msg *msg);
@@ -130,6 +142,8 @@ int wire_parse_input(const struct wire_msg *m, struct wire_input *out);
 /* A log line, made printable (control characters become '?'), into @out of @cap bytes. */
 int wire_parse_log(const struct wire_msg *m, char *out, size_t cap);
 int wire_parse_close(const struct wire_msg *m);
+int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id);
+int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done *out);
 
 /*
  * Blocking I/O on a stream: read one whole message into @buf (grown as

@@ -141,6 +141,32 @@ static void render_capture_write(struct render *r, const struct render_capture *
 					       c->path));
 }
 
+/* WIRE_SNAPSHOT: scanout 0 as it is now, PNG-encoded, answered at once. */
+static void render_snapshot(struct render *r, uint32_t id)
+{
+	uint32_t width, height;
+	uint8_t *px = render_compose(r, 0, &width, &height), *msg = NULL;
+	void *png = NULL;
+	size_t len = 0, size;
+	int status = px ? render_encode_png(px, width, height, &png, &len) : -ENODATA;
+
+	free(px);
+	size = WIRE_HDR_SIZE + 8 + len;
+	msg = malloc(size);
+	if (!msg) {
+		/* Still answer, without the picture: bmvm waits for one reply. */
+		uint8_t small[WIRE_HDR_SIZE + 8];
+
+		render_reply(r, small, wire_put_snapshot_done(small, sizeof(small), id, -ENOMEM,
+							      NULL, 0));
+	} else {
+		render_reply(r, msg, wire_put_snapshot_done(msg, size, id, status,
+							    status ? NULL : png, status ? 0 : len));
+	}
+	free(msg);
+	free(png);
+}
+
 /* Frame r->frames of scanout 0 is complete: write the captures waiting for it. */
 static void render_frame_done(struct render *r)
 {
@@ -180,6 +206,7 @@ int render_handle(struct render *r, const struct wire_msg *m)
 		struct wire_present present;
 		struct wire_cursor cursor;
 		struct wire_capture capture;
+		uint32_t id;
 	} u;
 	int ret;
 
@@ -212,6 +239,11 @@ int render_handle(struct render *r, const struct wire_msg *m)
 		if (wire_parse_cursor(m, &u.cursor))
 			return -EPROTO;
 		render_set_cursor(r, &u.cursor);
+		return 0;
+	case WIRE_SNAPSHOT:
+		if (wire_parse_snapshot(m, &u.id))
+			return -EPROTO;
+		render_snapshot(r, u.id);
 		return 0;
 	case WIRE_CAPTURE:
 		if (wire_parse_capture(m, &u.capture))

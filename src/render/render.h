@@ -63,5 +63,8 @@ uint8_t *render_compose(const struct render *r, unsigned id, uint32_t *width, ui
 
 /* Write @width x @height B,G,R,A pixels to a PNG at @path (alpha dropped). 0 or -errno. */
 int render_write_png(const char *path, const uint8_t *bgra, uint32_t width, uint32_t height);
+/* The same PNG in memory: *@png is malloc()ed (the caller frees). 0 or -errno. */
+int render_encode_png(const uint8_t *bgra, uint32_t width, uint32_t height, void **png,
+		      size_t *len);
 
 #endif

@@ -98,7 +98,8 @@ static int replay_file(int fd, struct render *r, bool realtime, uint64_t *frames
 			ret = 1;
 			break;
 		}
-		if (m.type == WIRE_CAPTURE)
+		/* Requests of the recorded run, not part of the picture. */
+		if (m.type == WIRE_CAPTURE || m.type == WIRE_SNAPSHOT)
 			continue;
 		if (realtime)
 			sleep_until(&t0, get64(ts));

@@ -20,20 +20,24 @@ static void drop_reply(void *opaque, const uint8_t *msg, size_t len)
 {
 	struct wire_msg m;
 	struct wire_captured c;
+	struct wire_snapshot_done d;
 
 	(void)opaque;
 	/* A reply the renderer makes must itself parse. */
-	if (wire_parse_header(msg, len, &m) || wire_parse_captured(&m, &c))
+	if (wire_parse_header(msg, len, &m) ||
+	    (wire_parse_captured(&m, &c) && wire_parse_snapshot_done(&m, &d)))
 		__builtin_trap();
 }
 
 static void decode_as_reply(const struct wire_msg *m)
 {
 	struct wire_captured c;
+	struct wire_snapshot_done d;
 	struct wire_input in;
 	char line[64];
 
 	wire_parse_captured(m, &c);
+	wire_parse_snapshot_done(m, &d);
 	wire_parse_input(m, &in);
 	wire_parse_log(m, line, sizeof(line));
 }

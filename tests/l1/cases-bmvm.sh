@@ -306,15 +306,21 @@ if [ -z "$GPU_PORT" ]; then
 	fail gpu-port "no virtio-serial port named host.0 (run through tests/l1/run-integration)"
 else
 	# fbcon on the stock virtio_gpu driver. Once the guest has reported and
-	# is writing text, SIGUSR1 captures the next frame (bmvm-PID-1.png on the
+	# is writing text, the API takes a screenshot and SIGUSR1 captures the
+	# next frame (bmvm-PID-1.png on the
 	# renderer's side); SIGTERM then stops it cleanly (whole messages only on
 	# the shared port, which the next case uses).
 	cat >/tmp/gpu-fbcon.sh <<EOS
 #!/bin/sh
 bmvm /payload/virtio/Image --initrd /payload/gpu/initrd.cpio.gz --cpus 1 --ram 512 \\
 	--cmdline "console=tty0 console=ttyAMA0 bmvm.mode=1024x768" --no-balloon \\
-	--resolution 1024x768 --gpu-renderer $GPU_PORT --stop-timeout 1 -v >/tmp/gpu.out 2>&1 & pid=\$!
+	--resolution 1024x768 --gpu-renderer $GPU_PORT --stop-timeout 1 -v \\
+	--api-socket /tmp/gapi.sock >/tmp/gpu.out 2>&1 & pid=\$!
 /tmp/waitfor /tmp/gpu.out 'L2 STEP gpu-ready'
+# The control API's screenshot: a PNG from the renderer, across the serial port.
+bmvm ctl --socket /tmp/gapi.sock screenshot /tmp/shot.png &&
+	[ "\$(dd if=/tmp/shot.png bs=1 skip=1 count=3 2>/dev/null)" = PNG ] &&
+	echo "screenshot ok \$(wc -c </tmp/shot.png) bytes"
 kill -USR1 \$pid
 /tmp/waitfor /tmp/gpu.out 'captured to bmvm-'
 kill -TERM \$pid; wait \$pid
@@ -322,6 +328,8 @@ cat /tmp/gpu.out
 EOS
 	chmod +x /tmp/gpu-fbcon.sh
 	run_case gpu-fbcon any 300 'frame [0-9]* captured to bmvm-[0-9]*-1.png' -- /tmp/gpu-fbcon.sh
+	grep -q 'screenshot ok' "$CASE_OUT" ||
+		fail gpu-api-screenshot "GET /vm/screenshot gave no PNG" "$CASE_OUT"
 	for c in gpu-drm gpu-connected gpu-mode gpu-edid gpu-fbdev gpu-fbcon; do
 		tr -d '\r' <"$CASE_OUT" | grep -q "L2 OK $c\$" ||
 			fail "$c" "the guest did not report L2 OK $c" "$CASE_OUT"

@@ -583,7 +583,73 @@ static void test_link_renderer_death_is_reported(void **state)
 	/* Afterwards every call fails cleanly; nothing blocks or crashes. */
 	assert_int_equal(d->ops->scanout(d->opaque, 0, 1, 1), -EPIPE);
 	assert_int_equal(gpu_link_capture(l, 0, "x.png"), -EPIPE);
+	{
+		void *png;
+		size_t len;
+
+		assert_int_equal(gpu_link_snapshot(l, &png, &len, 5000), -EPIPE);
+	}
 	gpu_link_close(l);
+}
+
+/* GET /vm/screenshot's path: the picture now, PNG-encoded by the renderer. */
+static void test_link_snapshot(void **state)
+{
+	struct events e;
+	struct gpu_link *l;
+	struct gpu_display *d;
+	uint8_t *pic = pattern(40, 30);
+	char path[128];
+	void *png;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	l = open_link(&e, NULL, NULL);
+	d = gpu_link_display(l);
+	/* Nothing shown yet. */
+	assert_int_equal(gpu_link_snapshot(l, &png, &len, 5000), -ENODATA);
+	assert_null(png);
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 40, 30), 0);
+	assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 40, 30 }, pic,
+					 40 * 4), 0);
+	for (int i = 0; i < 2; i++) {	/* twice: request ids move on */
+		assert_int_equal(gpu_link_snapshot(l, &png, &len, 5000), 0);
+		assert_true(len > 8 && !memcmp(png, "\x89PNG\r\n\x1a\n", 8));
+		snprintf(path, sizeof(path), "%s/snapshot.png", tmpdir);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(png, 1, len, f), len);
+		fclose(f);
+		free(png);
+		assert_png(path, pic, 40, 30);
+	}
+	gpu_link_close(l);
+	free(pic);
+}
+
+static void test_wire_snapshot(void **state)
+{
+	uint8_t buf[64];
+	struct wire_snapshot_done done;
+	struct wire_msg m;
+	uint32_t id;
+
+	(void)state;
+	m = msg_of(buf, wire_put_snapshot(buf, sizeof(buf), 7));
+	assert_int_equal(wire_parse_snapshot(&m, &id), 0);
+	assert_int_equal(id, 7);
+	m = msg_of(buf, wire_put_snapshot_done(buf, sizeof(buf), 7, 0, "\x89PNGdata", 8));
+	assert_int_equal(wire_parse_snapshot_done(&m, &done), 0);
+	assert_int_equal(done.png_len, 8);
+	/* Success without a picture, or a failure with one, is malformed. */
+	m = msg_of(buf, wire_put_snapshot_done(buf, sizeof(buf), 7, 0, NULL, 0));
+	assert_int_equal(wire_parse_snapshot_done(&m, &done), -EPROTO);
+	m = msg_of(buf, wire_put_snapshot_done(buf, sizeof(buf), 7, -EIO, "x", 1));
+	assert_int_equal(wire_parse_snapshot_done(&m, &done), -EPROTO);
+	m = msg_of(buf, wire_put_snapshot_done(buf, sizeof(buf), 7, -ENODATA, NULL, 0));
+	assert_int_equal(wire_parse_snapshot_done(&m, &done), 0);
+	assert_null(done.png);
 }
 
 static void test_link_bad_renderers(void **state)
@@ -620,6 +686,8 @@ int main(void)
 		cmocka_unit_test(test_link_spawned_renderer),
 		cmocka_unit_test(test_link_listening_renderer),
 		cmocka_unit_test(test_link_renderer_death_is_reported),
+		cmocka_unit_test(test_link_snapshot),
+		cmocka_unit_test(test_wire_snapshot),
 		cmocka_unit_test(test_link_bad_renderers),
 	};
 
