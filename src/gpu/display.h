@@ -49,6 +49,15 @@ struct gpu_display_ops {
 		       size_t stride);
 	/* The host-composited cursor plane moved, changed image or visibility. */
 	int (*cursor)(void *opaque, const struct gpu_cursor *cursor);
+
+	/*
+	 * The 3D path: contexts of type BMGPU_CAPSET_ID and their command
+	 * streams, already checked by src/gpu/stream.c. Optional: a display
+	 * without them (NULL) drops the streams.
+	 */
+	int (*ctx_create)(void *opaque, uint32_t ctx);
+	int (*ctx_destroy)(void *opaque, uint32_t ctx);
+	int (*submit)(void *opaque, uint32_t ctx, const void *stream, size_t len);
 };
 
 struct gpu_display {

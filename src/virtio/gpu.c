@@ -1,28 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-gpu (virtio 1.2, 5.7), the 2D path: display info and EDID,
- * resources in guest memory copied to host-side pictures, scanouts and a
- * 64x64 cursor, shown through a struct gpu_display (src/gpu/display.h).
- * One scanout, whose mode comes from the command line; 3D comes later as a
- * context type (see gpu_cmd_3d()).
+ * virtio-gpu (virtio 1.2, 5.7): display info and EDID, resources in guest
+ * memory copied to host-side pictures, scanouts and a 64x64 cursor, shown
+ * through a struct gpu_display (src/gpu/display.h). One scanout, whose mode
+ * comes from the command line. This file is the 2D path and the queues;
+ * gpu_3d.c has blob resources, the capset and the bmvm context type.
  *
  * A resource's host copy is kept as B,G,R,A whatever the guest's format:
  * TRANSFER_TO_HOST_2D converts once, so RESOURCE_FLUSH and the cursor hand
  * the display the host copy itself, with no copy or conversion per frame.
+ * A blob (VIRTIO_GPU_F_RESOURCE_BLOB) has no host copy to transfer to:
+ * Linux makes its dumb buffers blobs once the feature is there, and shows
+ * them with SET_SCANOUT_BLOB, so a flush reads the flushed rectangle from
+ * the blob's guest memory (as QEMU does), TRANSFER_TO_HOST_2D on a blob
+ * does nothing, and a blob cursor is its first 64 x 64 B,G,R,A pixels.
  *
  * Every command completes before its response is pushed, so a fence
  * (VIRTIO_GPU_FLAG_FENCE) is done the moment the driver sees its answer.
  *
  * Errors, as the spec's names suggest and QEMU answers Linux:
  *  - a request shorter than its command (or than its list of memory
- *    entries), an unknown command, TRANSFER without backing, ATTACH on a
+ *    entries), an unknown or unsupported command (RESOURCE_CREATE_3D,
+ *    the 3D transfers, MAP_BLOB: no host-visible memory), a command of a
+ *    feature not negotiated, TRANSFER without backing, ATTACH on a
  *    resource that has backing: ERR_UNSPEC;
  *  - resource id 0 or an unknown one, an id taken at CREATE: ERR_INVALID_RESOURCE_ID;
  *  - a scanout id past num_scanouts: ERR_INVALID_SCANOUT_ID;
- *  - 3D commands naming a context (none exists yet): ERR_INVALID_CONTEXT_ID;
+ *  - context id 0 or taken at CTX_CREATE, an unknown one elsewhere: ERR_INVALID_CONTEXT_ID;
  *  - bad format, zero sizes, rectangles outside the resource, transfers
- *    outside the backing, memory entries outside RAM: ERR_INVALID_PARAMETER;
- *  - over the caps on host memory and resources below: ERR_OUT_OF_MEMORY.
+ *    outside the backing, memory entries outside RAM, a blob where a 2D
+ *    resource is needed or the reverse, unknown capsets: ERR_INVALID_PARAMETER;
+ *  - over the caps on host memory, resources and contexts: ERR_OUT_OF_MEMORY.
  * A response buffer too small for the answer gets a bare ERR_UNSPEC header
  * when one fits, else nothing (Linux's cursor queue posts none at all).
  */
@@ -33,31 +41,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu/display.h"
 #include "virtio/devices.h"
-#include "virtio/virtio.h"
-
-#define GPU_F_EDID		1
+#include "virtio/gpu_priv.h"
 
 #define GPU_CONTROLQ		0
 #define GPU_CURSORQ		1
 
-#define GPU_NR_SCANOUTS		1
 #define GPU_DEFAULT_WIDTH	1280
 #define GPU_DEFAULT_HEIGHT	800
 #define GPU_SIDE_MIN		16
 #define GPU_SIDE_MAX		8192
-
-/*
- * What a guest may make the host hold: 256 MiB of pictures and backing
- * tables together (a 4K desktop with a few buffers needs ~100 MiB), 16384
- * resources and 16384 memory entries per attach (QEMU's limit; Linux
- * sends one per contiguous run of pages).
- */
-#define GPU_HOSTMEM_MAX		(256ull << 20)
-#define GPU_MAX_RESOURCES	16384
-#define GPU_MAX_ENTRIES		16384
-#define GPU_RES_BUCKETS		256
 
 /* Config space: le32 events_read, events_clear, num_scanouts, num_capsets. */
 #define CFG_EVENTS_READ		0
@@ -65,47 +58,9 @@
 #define CFG_NUM_SCANOUTS	8
 #define CFG_NUM_CAPSETS		12
 #define GPU_CONFIG_SIZE		16
+#define GPU_NUM_CAPSETS		1	/* BMGPU_CAPSET_ID (gpu_3d.c) */
 
 #define GPU_FLAG_FENCE		1
-
-enum {
-	/* 2D commands */
-	CMD_GET_DISPLAY_INFO = 0x0100,
-	CMD_RESOURCE_CREATE_2D,
-	CMD_RESOURCE_UNREF,
-	CMD_SET_SCANOUT,
-	CMD_RESOURCE_FLUSH,
-	CMD_TRANSFER_TO_HOST_2D,
-	CMD_RESOURCE_ATTACH_BACKING,
-	CMD_RESOURCE_DETACH_BACKING,
-	CMD_GET_CAPSET_INFO,
-	CMD_GET_CAPSET,
-	CMD_GET_EDID,
-	/* 3D commands */
-	CMD_CTX_CREATE = 0x0200,
-	CMD_CTX_DESTROY,
-	CMD_CTX_ATTACH_RESOURCE,
-	CMD_CTX_DETACH_RESOURCE,
-	CMD_RESOURCE_CREATE_3D,
-	CMD_TRANSFER_TO_HOST_3D,
-	CMD_TRANSFER_FROM_HOST_3D,
-	CMD_SUBMIT_3D,
-	/* cursor commands */
-	CMD_UPDATE_CURSOR = 0x0300,
-	CMD_MOVE_CURSOR,
-	/* responses */
-	RESP_OK_NODATA = 0x1100,
-	RESP_OK_DISPLAY_INFO,
-	RESP_OK_CAPSET_INFO,
-	RESP_OK_CAPSET,
-	RESP_OK_EDID,
-	RESP_ERR_UNSPEC = 0x1200,
-	RESP_ERR_OUT_OF_MEMORY,
-	RESP_ERR_INVALID_SCANOUT_ID,
-	RESP_ERR_INVALID_RESOURCE_ID,
-	RESP_ERR_INVALID_CONTEXT_ID,
-	RESP_ERR_INVALID_PARAMETER,
-};
 
 /* Formats (5.7.6.8): each name lists the bytes of a pixel in memory order. */
 enum {
@@ -121,22 +76,6 @@ enum {
 
 /* ---- wire structs (little-endian, as is the host) ------------------------ */
 
-struct gpu_hdr {
-	uint32_t type;
-	uint32_t flags;
-	uint64_t fence_id;
-	uint32_t ctx_id;
-	uint8_t ring_idx;
-	uint8_t padding[3];
-};
-
-/* RESOURCE_UNREF, RESOURCE_DETACH_BACKING (a resource id), GET_EDID (a scanout id). */
-struct gpu_req_id {
-	struct gpu_hdr hdr;
-	uint32_t id;
-	uint32_t padding;
-};
-
 struct gpu_create_2d {
 	struct gpu_hdr hdr;
 	uint32_t resource_id, format, width, height;
@@ -146,6 +85,15 @@ struct gpu_set_scanout {
 	struct gpu_hdr hdr;
 	struct gpu_rect r;		/* same layout as struct virtio_gpu_rect */
 	uint32_t scanout_id, resource_id;
+};
+
+/* SET_SCANOUT_BLOB: planes 1..3 are for formats of several planes, none of ours. */
+struct gpu_set_scanout_blob {
+	struct gpu_hdr hdr;
+	struct gpu_rect r;
+	uint32_t scanout_id, resource_id;
+	uint32_t width, height, format, padding;
+	uint32_t strides[4], offsets[4];
 };
 
 struct gpu_flush {
@@ -166,45 +114,22 @@ struct gpu_attach_backing {
 	uint32_t resource_id, nr_entries;
 };
 
-struct gpu_mem_entry {
-	uint64_t addr;
-	uint32_t length, padding;
-};
-
 struct gpu_update_cursor {
 	struct gpu_hdr hdr;
 	uint32_t scanout_id, x, y, pos_padding;
 	uint32_t resource_id, hot_x, hot_y, padding;
 };
 
-struct gpu_resp_display_info {
-	struct gpu_hdr hdr;
-	struct {
-		struct gpu_rect r;
-		uint32_t enabled, flags;
-	} pmodes[GPU_MAX_SCANOUTS];
-};
-
 #define EDID_SIZE		128
-
-struct gpu_resp_edid {
-	struct gpu_hdr hdr;
-	uint32_t size, padding;
-	uint8_t edid[1024];
-};
 
 _Static_assert(sizeof(struct gpu_hdr) == 24 && sizeof(struct gpu_transfer_2d) == 56 &&
 	       sizeof(struct gpu_update_cursor) == 56 && sizeof(struct gpu_mem_entry) == 16 &&
-	       sizeof(struct gpu_resp_display_info) == 408 && sizeof(struct gpu_resp_edid) == 1056,
+	       sizeof(struct gpu_resp_display_info) == 408 &&
+	       sizeof(struct gpu_resp_edid) == 1056 && sizeof(struct gpu_set_scanout_blob) == 96 &&
+	       sizeof(struct gpu_resp_capset_info) == 40,
 	       "virtio-gpu wire structs must match the spec's layout");
 
 /* ---- device state --------------------------------------------------------- */
-
-/* Where B, G, R and A sit in a pixel of a format; a == 4: opaque (an X byte). */
-struct gpu_format {
-	uint32_t id;
-	uint8_t b, g, r, a;
-};
 
 static const struct gpu_format gpu_formats[] = {
 	{ FORMAT_B8G8R8A8_UNORM, 0, 1, 2, 3 },
@@ -217,62 +142,6 @@ static const struct gpu_format gpu_formats[] = {
 	{ FORMAT_R8G8B8X8_UNORM, 2, 1, 0, 4 },
 };
 
-/* A run of backing: bytes [off, off + len) of the resource's backing are at host. */
-struct gpu_backing {
-	uint64_t off;
-	uint64_t len;
-	uint8_t *host;
-};
-
-struct gpu_resource {
-	struct gpu_resource *next;	/* hash chain */
-	uint32_t id, width, height;
-	const struct gpu_format *format;
-	uint8_t *pixels;		/* host copy: B,G,R,A, width * 4 bytes a row */
-	bool backed;			/* ATTACH_BACKING done (possibly of no bytes) */
-	struct gpu_backing *backing;	/* by ascending off */
-	unsigned nr_backing;
-	uint64_t backing_len;
-	uint64_t backing_cost;		/* bytes of the table, counted in cost */
-	uint64_t cost;			/* bytes counted against GPU_HOSTMEM_MAX */
-};
-
-struct gpu_scanout {
-	uint32_t resource_id;		/* 0: off */
-	struct gpu_rect r;		/* the part of the resource shown */
-	uint32_t shown_w, shown_h;	/* the size the display was last told */
-};
-
-/* The command being handled and its response. */
-struct gpu_cmd {
-	struct virtq_chain *chain;
-	struct gpu_hdr hdr;		/* the request's */
-	size_t resp_len;		/* bytes of a successful response */
-	union {
-		struct gpu_hdr hdr;
-		struct gpu_resp_display_info info;
-		struct gpu_resp_edid edid;
-	} resp;
-};
-
-struct virtio_gpu {
-	struct virtio_dev vdev;		/* first: the transport casts to us */
-	uint32_t width, height;		/* scanout 0's mode (display info, EDID) */
-	struct gpu_display *display;	/* NULL: the picture goes nowhere */
-	bool display_failed;		/* its first failure is logged, no more */
-
-	_Atomic uint32_t events_read;	/* config space, vCPU threads */
-
-	/* Under the work lock. */
-	struct gpu_resource *res[GPU_RES_BUCKETS];
-	unsigned nr_res;
-	uint64_t hostmem;
-	struct gpu_scanout scanout[GPU_NR_SCANOUTS];
-	struct gpu_cursor cursor;	/* image always NULL here */
-	struct virtq_chain chain;
-	struct gpu_cmd cmd;
-};
-
 static struct virtio_gpu *to_gpu(struct virtio_dev *vdev)
 {
 	return (struct virtio_gpu *)vdev;
@@ -281,7 +150,7 @@ static struct virtio_gpu *to_gpu(struct virtio_dev *vdev)
 /* ---- the display ---------------------------------------------------------- */
 
 /* A display that fails (the renderer died) is said once; the guest carries on. */
-static void display_result(struct virtio_gpu *g, int ret)
+void gpu_display_result(struct virtio_gpu *g, int ret)
 {
 	if (!ret || g->display_failed)
 		return;
@@ -300,15 +169,15 @@ static void display_scanout(struct virtio_gpu *g, unsigned id, uint32_t w, uint3
 	s->shown_w = w;
 	s->shown_h = h;
 	if (g->display)
-		display_result(g, g->display->ops->scanout(g->display->opaque, id, w, h));
+		gpu_display_result(g, g->display->ops->scanout(g->display->opaque, id, w, h));
 }
 
 static void display_present(struct virtio_gpu *g, unsigned id, const struct gpu_rect *r,
 			    const uint8_t *pixels, size_t stride)
 {
 	if (g->display)
-		display_result(g, g->display->ops->present(g->display->opaque, id, r, pixels,
-							   stride));
+		gpu_display_result(g, g->display->ops->present(g->display->opaque, id, r,
+							       pixels, stride));
 }
 
 /* The cursor as it stands, with @image (NULL: unchanged). */
@@ -318,7 +187,7 @@ static void display_cursor(struct virtio_gpu *g, const uint8_t *image)
 
 	c.image = image;
 	if (g->display)
-		display_result(g, g->display->ops->cursor(g->display->opaque, &c));
+		gpu_display_result(g, g->display->ops->cursor(g->display->opaque, &c));
 }
 
 /* ---- resources ------------------------------------------------------------ */
@@ -328,7 +197,7 @@ static unsigned res_bucket(uint32_t id)
 	return (id * 2654435761u) >> 24;	/* Fibonacci hashing: the top 8 bits */
 }
 
-static struct gpu_resource *res_find(struct virtio_gpu *g, uint32_t id)
+struct gpu_resource *gpu_res_find(struct virtio_gpu *g, uint32_t id)
 {
 	struct gpu_resource *res = g->res[res_bucket(id)];
 
@@ -344,6 +213,14 @@ static void res_unlink(struct virtio_gpu *g, struct gpu_resource *res)
 	while (*p != res)
 		p = &(*p)->next;
 	*p = res->next;
+}
+
+void gpu_res_insert(struct virtio_gpu *g, struct gpu_resource *res)
+{
+	res->next = g->res[res_bucket(res->id)];
+	g->res[res_bucket(res->id)] = res;
+	g->nr_res++;
+	g->hostmem += res->cost;
 }
 
 static void backing_free(struct virtio_gpu *g, struct gpu_resource *res)
@@ -365,6 +242,12 @@ static void res_free(struct virtio_gpu *g, struct gpu_resource *res)
 	g->nr_res--;
 	free(res->pixels);
 	free(res);
+}
+
+void gpu_res_remove(struct virtio_gpu *g, struct gpu_resource *res)
+{
+	res_unlink(g, res);
+	res_free(g, res);
 }
 
 /* Every resource goes (reset, destroy); the caller deals with scanouts. */
@@ -409,12 +292,11 @@ static void convert_row(const struct gpu_format *f, uint8_t *p, uint32_t n)
 	}
 }
 
-/* Copy bytes [off, off + len) of @res's backing to @dst (the caller checked the range). */
-static void backing_read(const struct gpu_resource *res, uint64_t off, uint8_t *dst, size_t len)
+/* The run holding byte @off of @res's backing: the last that starts at or before it. */
+static unsigned backing_find(const struct gpu_resource *res, uint64_t off)
 {
 	unsigned lo = 0, hi = res->nr_backing;
 
-	/* The last run that starts at or before @off. */
 	while (hi - lo > 1) {
 		unsigned mid = lo + (hi - lo) / 2;
 
@@ -423,22 +305,54 @@ static void backing_read(const struct gpu_resource *res, uint64_t off, uint8_t *
 		else
 			hi = mid;
 	}
-	for (unsigned i = lo; len && i < res->nr_backing; i++) {
+	return lo;
+}
+
+/* Copy between @buf and bytes [off, off + len) of @res's backing, run by run. */
+static void backing_copy(const struct gpu_resource *res, uint64_t off, uint8_t *buf, size_t len,
+			 bool to_guest)
+{
+	for (unsigned i = backing_find(res, off); len && i < res->nr_backing; i++) {
 		const struct gpu_backing *b = &res->backing[i];
 		uint64_t skip = off - b->off;
 		size_t n = b->len - skip < len ? (size_t)(b->len - skip) : len;
 
-		memcpy(dst, b->host + skip, n);
-		dst += n;
+		if (to_guest)
+			memcpy(b->host + skip, buf, n);
+		else
+			memcpy(buf, b->host + skip, n);
+		buf += n;
 		off += n;
 		len -= n;
 	}
 }
 
+void gpu_backing_read(const struct gpu_resource *res, uint64_t off, void *dst, size_t len)
+{
+	backing_copy(res, off, dst, len, false);
+}
+
+void gpu_backing_write(const struct gpu_resource *res, uint64_t off, const void *src, size_t len)
+{
+	/* Only read from: to_guest. */
+	backing_copy(res, off, (uint8_t *)src, len, true);
+}
+
+void *gpu_backing_ptr(const struct gpu_resource *res, uint64_t off, size_t len)
+{
+	const struct gpu_backing *b;
+
+	if (!res->nr_backing)
+		return NULL;
+	b = &res->backing[backing_find(res, off)];
+	if (off < b->off || off - b->off > b->len || len > b->len - (off - b->off))
+		return NULL;
+	return b->host + (off - b->off);
+}
+
 /* ---- commands ------------------------------------------------------------- */
 
-/* Copy the request's first @len bytes to @req; false when the request is shorter. */
-static bool gpu_req(const struct gpu_cmd *cmd, void *req, size_t len)
+bool gpu_req(const struct gpu_cmd *cmd, void *req, size_t len)
 {
 	return iov_copy_from(cmd->chain->iov, cmd->chain->nr_out, 0, req, len) == len;
 }
@@ -455,7 +369,7 @@ static uint32_t gpu_req_res(struct virtio_gpu *g, const struct gpu_cmd *cmd, voi
 	if (!gpu_req(cmd, req, len))
 		return RESP_ERR_UNSPEC;
 	memcpy(&id, (const uint8_t *)req + id_off, sizeof(id));
-	*res = res_find(g, id);
+	*res = gpu_res_find(g, id);
 	return *res ? 0 : RESP_ERR_INVALID_RESOURCE_ID;
 }
 
@@ -629,7 +543,7 @@ static uint32_t gpu_create_2d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 
 	if (!gpu_req(cmd, &req, sizeof(req)))
 		return RESP_ERR_UNSPEC;
-	if (!req.resource_id || res_find(g, req.resource_id))
+	if (!req.resource_id || gpu_res_find(g, req.resource_id))
 		return RESP_ERR_INVALID_RESOURCE_ID;
 	f = format_find(req.format);
 	if (!f || !req.width || !req.height)
@@ -653,10 +567,7 @@ static uint32_t gpu_create_2d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	res->height = req.height;
 	res->format = f;
 	res->cost = bytes;
-	res->next = g->res[res_bucket(res->id)];
-	g->res[res_bucket(res->id)] = res;
-	g->nr_res++;
-	g->hostmem += bytes;
+	gpu_res_insert(g, res);
 	return RESP_OK_NODATA;
 }
 
@@ -678,8 +589,8 @@ static uint32_t gpu_unref(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	for (unsigned i = 0; i < GPU_NR_SCANOUTS; i++)
 		if (g->scanout[i].resource_id == res->id)
 			scanout_off(g, i);
-	res_unlink(g, res);
-	res_free(g, res);
+	gpu_3d_res_gone(g, res);
+	gpu_res_remove(g, res);
 	return RESP_OK_NODATA;
 }
 
@@ -702,9 +613,9 @@ static int backing_add(struct guest_mem *mem, struct gpu_backing *b, unsigned *n
 	return 0;
 }
 
-/* Read @res's @nr memory entries (the request holds them) into its backing. */
+/* Read @res's @nr memory entries (the request holds them from byte @at) into its backing. */
 static int backing_load(struct virtio_gpu *g, const struct gpu_cmd *cmd,
-			struct gpu_resource *res, uint32_t nr)
+			struct gpu_resource *res, size_t at, uint32_t nr)
 {
 	struct gpu_mem_entry batch[64];
 
@@ -712,8 +623,7 @@ static int backing_load(struct virtio_gpu *g, const struct gpu_cmd *cmd,
 		uint32_t k = nr - i < 64 ? nr - i : 64;
 
 		iov_copy_from(cmd->chain->iov, cmd->chain->nr_out,
-			      sizeof(struct gpu_attach_backing) + (size_t)i * sizeof(batch[0]),
-			      batch, k * sizeof(batch[0]));
+			      at + (size_t)i * sizeof(batch[0]), batch, k * sizeof(batch[0]));
 		for (uint32_t j = 0; j < k; j++)
 			if (backing_add(g->vdev.mem, res->backing, &res->nr_backing,
 					&res->backing_len, &batch[j]))
@@ -722,17 +632,40 @@ static int backing_load(struct virtio_gpu *g, const struct gpu_cmd *cmd,
 	return 0;
 }
 
+uint32_t gpu_backing_attach(struct virtio_gpu *g, const struct gpu_cmd *cmd,
+			    struct gpu_resource *res, size_t at, uint32_t nr)
+{
+	uint64_t cost = (uint64_t)nr * sizeof(*res->backing);
+
+	if (cost > GPU_HOSTMEM_MAX - g->hostmem)
+		return RESP_ERR_OUT_OF_MEMORY;
+	res->backing = calloc(nr, sizeof(*res->backing));
+	if (!res->backing)
+		return RESP_ERR_OUT_OF_MEMORY;
+	res->backing_cost = cost;
+	res->cost += cost;
+	g->hostmem += cost;
+	if (backing_load(g, cmd, res, at, nr)) {
+		backing_free(g, res);
+		return RESP_ERR_INVALID_PARAMETER;
+	}
+	res->backed = true;
+	return RESP_OK_NODATA;
+}
+
+/* A blob's memory is fixed at its creation: attach and detach are for 2D resources. */
 static uint32_t gpu_attach_backing(struct virtio_gpu *g, struct gpu_cmd *cmd)
 {
 	struct gpu_attach_backing req;
 	struct gpu_resource *res;
-	uint64_t cost;
 	uint32_t ret;
 
 	ret = gpu_req_res(g, cmd, &req, sizeof(req),
 			  offsetof(struct gpu_attach_backing, resource_id), &res);
 	if (ret)
 		return ret;
+	if (res->blob)
+		return RESP_ERR_INVALID_PARAMETER;
 	if (res->backed)
 		return RESP_ERR_UNSPEC;
 	if (!req.nr_entries || req.nr_entries > GPU_MAX_ENTRIES)
@@ -740,21 +673,7 @@ static uint32_t gpu_attach_backing(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	if (cmd->chain->out_len < sizeof(req) + (uint64_t)req.nr_entries *
 				  sizeof(struct gpu_mem_entry))
 		return RESP_ERR_UNSPEC;
-	cost = (uint64_t)req.nr_entries * sizeof(*res->backing);
-	if (cost > GPU_HOSTMEM_MAX - g->hostmem)
-		return RESP_ERR_OUT_OF_MEMORY;
-	res->backing = calloc(req.nr_entries, sizeof(*res->backing));
-	if (!res->backing)
-		return RESP_ERR_OUT_OF_MEMORY;
-	res->backing_cost = cost;
-	res->cost += cost;
-	g->hostmem += cost;
-	if (backing_load(g, cmd, res, req.nr_entries)) {
-		backing_free(g, res);
-		return RESP_ERR_INVALID_PARAMETER;
-	}
-	res->backed = true;
-	return RESP_OK_NODATA;
+	return gpu_backing_attach(g, cmd, res, sizeof(req), req.nr_entries);
 }
 
 static uint32_t gpu_detach_backing(struct virtio_gpu *g, struct gpu_cmd *cmd)
@@ -764,6 +683,8 @@ static uint32_t gpu_detach_backing(struct virtio_gpu *g, struct gpu_cmd *cmd)
 
 	if (ret)
 		return ret;
+	if (res->blob)
+		return RESP_ERR_INVALID_PARAMETER;
 	if (!res->backed)
 		return RESP_ERR_UNSPEC;
 	backing_free(g, res);
@@ -772,31 +693,136 @@ static uint32_t gpu_detach_backing(struct virtio_gpu *g, struct gpu_cmd *cmd)
 
 /* ---- scanouts ---- */
 
+/* Scanout @id shows @r of @res from now on; the picture arrives with the next flush. */
+static void scanout_show(struct virtio_gpu *g, unsigned id, const struct gpu_resource *res,
+			 const struct gpu_rect *r)
+{
+	struct gpu_scanout *s = &g->scanout[id];
+
+	s->resource_id = res->id;
+	s->r = *r;
+	display_scanout(g, id, r->width, r->height);
+}
+
+/*
+ * What SET_SCANOUT and SET_SCANOUT_BLOB start with: the scanout id checked,
+ * resource 0 turning the scanout off. 0 with *@res to show, or the answer.
+ */
+static uint32_t scanout_target(struct virtio_gpu *g, uint32_t scanout_id, uint32_t resource_id,
+			       struct gpu_resource **res)
+{
+	if (scanout_id >= GPU_NR_SCANOUTS)
+		return RESP_ERR_INVALID_SCANOUT_ID;
+	if (!resource_id) {
+		scanout_off(g, scanout_id);
+		return RESP_OK_NODATA;
+	}
+	*res = gpu_res_find(g, resource_id);
+	return *res ? 0 : RESP_ERR_INVALID_RESOURCE_ID;
+}
+
 static uint32_t gpu_set_scanout(struct virtio_gpu *g, struct gpu_cmd *cmd)
 {
 	struct gpu_set_scanout req;
 	struct gpu_resource *res;
-	struct gpu_scanout *s;
+	uint32_t ret;
 
 	if (!gpu_req(cmd, &req, sizeof(req)))
 		return RESP_ERR_UNSPEC;
-	if (req.scanout_id >= GPU_NR_SCANOUTS)
-		return RESP_ERR_INVALID_SCANOUT_ID;
-	if (!req.resource_id) {
-		scanout_off(g, req.scanout_id);
-		return RESP_OK_NODATA;
-	}
-	res = res_find(g, req.resource_id);
-	if (!res)
-		return RESP_ERR_INVALID_RESOURCE_ID;
-	if (!req.r.width || !req.r.height || !rect_inside(&req.r, res))
+	ret = scanout_target(g, req.scanout_id, req.resource_id, &res);
+	if (ret)
+		return ret;
+	if (res->blob || !req.r.width || !req.r.height || !rect_inside(&req.r, res))
 		return RESP_ERR_INVALID_PARAMETER;
-	s = &g->scanout[req.scanout_id];
-	s->resource_id = res->id;
-	s->r = req.r;
-	/* The picture itself arrives with the driver's next RESOURCE_FLUSH. */
-	display_scanout(g, req.scanout_id, req.r.width, req.r.height);
+	scanout_show(g, req.scanout_id, res, &req.r);
 	return RESP_OK_NODATA;
+}
+
+/*
+ * Does the picture @req describes lie in @res's blob: @req->height rows,
+ * strides[0] apart, of width * 4 bytes, from offsets[0]? Overflow-safe:
+ * the row span is below 2^64 and the rest below 2^35.
+ */
+static bool blob_picture_fits(const struct gpu_resource *res,
+			      const struct gpu_set_scanout_blob *req)
+{
+	uint64_t row = (uint64_t)req->width * 4;
+	uint64_t span = (uint64_t)(req->height - 1) * req->strides[0];
+
+	return req->strides[0] >= row && span <= res->blob_size &&
+	       req->offsets[0] + row <= res->blob_size - span;
+}
+
+/* Give blob @res the shape @req shows it with, and a host copy of that size. */
+static uint32_t blob_shape(struct virtio_gpu *g, struct gpu_resource *res,
+			   const struct gpu_set_scanout_blob *req, const struct gpu_format *f)
+{
+	uint64_t old = (uint64_t)res->width * res->height * 4;
+	uint64_t bytes = (uint64_t)req->width * req->height;	/* times 4 only below the cap */
+
+	if (bytes > GPU_HOSTMEM_MAX / 4)
+		return RESP_ERR_OUT_OF_MEMORY;
+	bytes *= 4;
+	if (bytes != old) {
+		uint8_t *pixels;
+
+		if (bytes > old && bytes - old > GPU_HOSTMEM_MAX - g->hostmem)
+			return RESP_ERR_OUT_OF_MEMORY;
+		pixels = calloc(1, (size_t)bytes);
+		if (!pixels)
+			return RESP_ERR_OUT_OF_MEMORY;
+		free(res->pixels);
+		res->pixels = pixels;
+		res->cost = res->cost - old + bytes;
+		g->hostmem = g->hostmem - old + bytes;
+	}
+	res->width = req->width;
+	res->height = req->height;
+	res->format = f;
+	res->blob_stride = req->strides[0];
+	res->blob_start = req->offsets[0];
+	return RESP_OK_NODATA;
+}
+
+/*
+ * SET_SCANOUT_BLOB: what Linux sends for its dumb buffers once blobs are
+ * offered. The blob is read at each flush, as @req lays its pixels out.
+ */
+static uint32_t gpu_set_scanout_blob(struct virtio_gpu *g, struct gpu_cmd *cmd)
+{
+	struct gpu_set_scanout_blob req;
+	const struct gpu_format *f;
+	struct gpu_resource *res;
+	uint32_t ret;
+
+	if (!virtio_has_feature(&g->vdev, GPU_F_RESOURCE_BLOB) || !gpu_req(cmd, &req, sizeof(req)))
+		return RESP_ERR_UNSPEC;
+	ret = scanout_target(g, req.scanout_id, req.resource_id, &res);
+	if (ret)
+		return ret;
+	f = format_find(req.format);
+	if (!res->blob || !f || !req.width || !req.height || !blob_picture_fits(res, &req))
+		return RESP_ERR_INVALID_PARAMETER;
+	if (!req.r.width || !req.r.height || (uint64_t)req.r.x + req.r.width > req.width ||
+	    (uint64_t)req.r.y + req.r.height > req.height)
+		return RESP_ERR_INVALID_PARAMETER;
+	ret = blob_shape(g, res, &req, f);
+	if (ret == RESP_OK_NODATA)
+		scanout_show(g, req.scanout_id, res, &req.r);
+	return ret;
+}
+
+/* Refresh @w x @h at (@x, @y) of blob @res's host copy from its guest memory. */
+static void blob_fetch(const struct gpu_resource *res, uint64_t x, uint64_t y, uint64_t w,
+		       uint64_t h)
+{
+	for (uint64_t row = y; row < y + h; row++) {
+		uint8_t *dst = res->pixels + (row * res->width + x) * 4;
+
+		gpu_backing_read(res, res->blob_start + row * res->blob_stride + x * 4, dst,
+				 (size_t)w * 4);
+		convert_row(res->format, dst, (uint32_t)w);
+	}
 }
 
 /* Show the part of @r (resource coordinates) that scanout @id shows. */
@@ -814,12 +840,15 @@ static void flush_scanout(struct virtio_gpu *g, unsigned id, const struct gpu_re
 		y1 = (uint64_t)s->y + s->height;
 	if (x0 >= x1 || y0 >= y1)
 		return;
+	if (res->blob)
+		blob_fetch(res, x0, y0, x1 - x0, y1 - y0);
 	out = (struct gpu_rect){ (uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
 				 (uint32_t)(x1 - x0), (uint32_t)(y1 - y0) };
 	display_present(g, id, &out, res->pixels + (y0 * res->width + x0) * 4,
 			(size_t)res->width * 4);
 }
 
+/* A blob is flushed as SET_SCANOUT_BLOB last shaped it (0 x 0 before: nothing is inside). */
 static uint32_t gpu_flush(struct virtio_gpu *g, struct gpu_cmd *cmd)
 {
 	struct gpu_resource *res;
@@ -840,7 +869,8 @@ static uint32_t gpu_flush(struct virtio_gpu *g, struct gpu_cmd *cmd)
 /*
  * Rows of the rectangle come from the backing at offset, offset + stride,
  * ... where stride is the resource's width in bytes (Linux sends offset =
- * y * stride + x * 4), and are converted to B,G,R,A on the way in.
+ * y * stride + x * 4), and are converted to B,G,R,A on the way in. A blob
+ * has nothing to transfer: its memory is read at each flush.
  */
 static uint32_t gpu_transfer_2d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 {
@@ -853,6 +883,8 @@ static uint32_t gpu_transfer_2d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 			  offsetof(struct gpu_transfer_2d, resource_id), &res);
 	if (ret)
 		return ret;
+	if (res->blob)
+		return RESP_OK_NODATA;
 	if (!res->backed)
 		return RESP_ERR_UNSPEC;
 	if (!rect_inside(&req.r, res))
@@ -868,7 +900,7 @@ static uint32_t gpu_transfer_2d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	for (uint32_t y = 0; y < req.r.height; y++) {
 		uint8_t *dst = res->pixels + (req.r.y + y) * stride + (uint64_t)req.r.x * 4;
 
-		backing_read(res, req.offset + y * stride, dst, (size_t)row);
+		gpu_backing_read(res, req.offset + y * stride, dst, (size_t)row);
 		convert_row(res->format, dst, req.r.width);
 	}
 	return RESP_OK_NODATA;
@@ -877,9 +909,25 @@ static uint32_t gpu_transfer_2d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 /* ---- the cursor ---- */
 
 /*
- * UPDATE_CURSOR takes the image from a 64x64 resource's host copy (filled
- * by TRANSFER_TO_HOST_2D, which the driver fenced); resource 0 hides the
- * cursor. MOVE_CURSOR changes the position only (5.7.6.10): its other
+ * The image of cursor resource @res: a 64x64 resource's host copy (filled
+ * by TRANSFER_TO_HOST_2D, which the driver fenced), or the first 64 x 64
+ * B,G,R,A pixels of a blob (Linux's cursor buffer is one), read now.
+ * NULL: @res cannot be a cursor.
+ */
+static const uint8_t *cursor_image(struct virtio_gpu *g, const struct gpu_resource *res)
+{
+	if (!res->blob)
+		return res->width == GPU_CURSOR_SIZE && res->height == GPU_CURSOR_SIZE ?
+			res->pixels : NULL;
+	if (res->blob_size < sizeof(g->cursor_image))
+		return NULL;
+	gpu_backing_read(res, 0, g->cursor_image, sizeof(g->cursor_image));
+	return g->cursor_image;
+}
+
+/*
+ * UPDATE_CURSOR takes the image from a cursor resource; resource 0 hides
+ * the cursor. MOVE_CURSOR changes the position only (5.7.6.10): its other
  * fields are ignored, so visibility stays what the last update made it.
  */
 static uint32_t gpu_cursor_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd)
@@ -893,14 +941,15 @@ static uint32_t gpu_cursor_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	if (req.scanout_id >= GPU_NR_SCANOUTS)
 		return RESP_ERR_INVALID_SCANOUT_ID;
 	if (!move && req.resource_id) {
-		struct gpu_resource *res = res_find(g, req.resource_id);
+		struct gpu_resource *res = gpu_res_find(g, req.resource_id);
 
 		if (!res)
 			return RESP_ERR_INVALID_RESOURCE_ID;
-		if (res->width != GPU_CURSOR_SIZE || res->height != GPU_CURSOR_SIZE ||
-		    req.hot_x >= GPU_CURSOR_SIZE || req.hot_y >= GPU_CURSOR_SIZE)
+		if (req.hot_x >= GPU_CURSOR_SIZE || req.hot_y >= GPU_CURSOR_SIZE)
 			return RESP_ERR_INVALID_PARAMETER;
-		image = res->pixels;
+		image = cursor_image(g, res);
+		if (!image)
+			return RESP_ERR_INVALID_PARAMETER;
 		g->cursor.hot_x = req.hot_x;
 		g->cursor.hot_y = req.hot_y;
 	}
@@ -914,34 +963,6 @@ static uint32_t gpu_cursor_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd)
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
-
-/*
- * 3D: the bmvm command stream will arrive as a virtio-gpu context type
- * (VIRTIO_GPU_F_CONTEXT_INIT and a capset of our own, DESIGN.md "GPU"),
- * handled here. Until then no capset is offered (num_capsets is 0), so no
- * context can exist: commands naming one answer INVALID_CONTEXT_ID,
- * capset queries INVALID_PARAMETER, anything else (CTX_CREATE, blobs,
- * unknown commands) UNSPEC.
- */
-static uint32_t gpu_cmd_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
-{
-	(void)g;
-	switch (cmd->hdr.type) {
-	case CMD_GET_CAPSET_INFO:
-	case CMD_GET_CAPSET:
-		return RESP_ERR_INVALID_PARAMETER;
-	case CMD_CTX_DESTROY:
-	case CMD_CTX_ATTACH_RESOURCE:
-	case CMD_CTX_DETACH_RESOURCE:
-	case CMD_RESOURCE_CREATE_3D:
-	case CMD_TRANSFER_TO_HOST_3D:
-	case CMD_TRANSFER_FROM_HOST_3D:
-	case CMD_SUBMIT_3D:
-		return RESP_ERR_INVALID_CONTEXT_ID;
-	default:
-		return RESP_ERR_UNSPEC;
-	}
-}
 
 typedef uint32_t gpu_cmd_fn(struct virtio_gpu *g, struct gpu_cmd *cmd);
 
@@ -958,6 +979,7 @@ static const struct {
 	{ CMD_SET_SCANOUT, gpu_set_scanout },
 	{ CMD_TRANSFER_TO_HOST_2D, gpu_transfer_2d },
 	{ CMD_RESOURCE_FLUSH, gpu_flush },
+	{ CMD_SET_SCANOUT_BLOB, gpu_set_scanout_blob },
 };
 
 static uint32_t gpu_control_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd)
@@ -965,7 +987,7 @@ static uint32_t gpu_control_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	for (size_t i = 0; i < sizeof(gpu_2d_cmds) / sizeof(gpu_2d_cmds[0]); i++)
 		if (gpu_2d_cmds[i].type == cmd->hdr.type)
 			return gpu_2d_cmds[i].fn(g, cmd);
-	return gpu_cmd_3d(g, cmd);
+	return gpu_3d_cmd(g, cmd);
 }
 
 /* Write the response of type @type; bytes written to the chain's in buffers. */
@@ -1039,7 +1061,7 @@ static void gpu_config_access(struct virtio_dev *vdev, uint32_t off, void *buf, 
 	if (!is_write) {
 		cfg[CFG_EVENTS_READ / 4] = atomic_load(&g->events_read);
 		cfg[CFG_NUM_SCANOUTS / 4] = GPU_NR_SCANOUTS;
-		cfg[CFG_NUM_CAPSETS / 4] = 0;
+		cfg[CFG_NUM_CAPSETS / 4] = GPU_NUM_CAPSETS;
 		memcpy(buf, (uint8_t *)cfg + off, len);	/* little-endian host */
 		return;
 	}
@@ -1054,6 +1076,7 @@ static void gpu_reset(struct virtio_dev *vdev)
 {
 	struct virtio_gpu *g = to_gpu(vdev);
 
+	gpu_3d_reset(g);
 	res_free_all(g);
 	for (unsigned i = 0; i < GPU_NR_SCANOUTS; i++)
 		scanout_off(g, i);
@@ -1070,6 +1093,7 @@ static void gpu_destroy(struct virtio_dev *vdev)
 	struct virtio_gpu *g = to_gpu(vdev);
 
 	/* No display calls: the display may be gone before its devices. */
+	gpu_3d_free(g);
 	res_free_all(g);
 	free(g);
 }
@@ -1079,7 +1103,7 @@ static const struct virtio_ops gpu_ops = {
 	.nr_queues = 2,
 	.queue_max = VIRTQ_MAX_SIZE,
 	.config_size = GPU_CONFIG_SIZE,
-	.features = 1ull << GPU_F_EDID,
+	.features = 1ull << GPU_F_EDID | 1ull << GPU_F_RESOURCE_BLOB | 1ull << GPU_F_CONTEXT_INIT,
 	.config_access = gpu_config_access,
 	.queue_notify = gpu_queue_notify,
 	.reset = gpu_reset,
@@ -1136,6 +1160,7 @@ int virtio_gpu_create(const struct device_slot *slot, const struct virtio_env *e
 	g->width = w;
 	g->height = h;
 	g->display = env->display;
+	g->verbose = env->verbose;
 	ret = virtio_dev_init(&g->vdev, slot, &gpu_ops, "virtio-gpu", err);
 	if (ret) {
 		free(g);

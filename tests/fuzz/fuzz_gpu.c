@@ -3,15 +3,18 @@
  * virtio-gpu's control and cursor queues as a hostile driver uses them,
  * through the test driver (tests/unit/vdriver.h) and the real transport.
  * Each input is a program: commands mostly well-formed in shape (known
- * types, a handful of resource ids, sizes and rectangles near each other,
- * memory entries into a payload of fuzzed pixels, now and then outside
- * RAM) with fuzzed fields, sometimes raw bytes; requests and responses
- * split across buffers of fuzzed sizes; queue runs, config accesses and
- * resets in between.
+ * types, a handful of resource and context ids, sizes and rectangles near
+ * each other, memory entries into a payload of fuzzed pixels, now and then
+ * outside RAM) with fuzzed fields, sometimes raw bytes; requests and
+ * responses split across buffers of fuzzed sizes; queue runs, config
+ * accesses and resets in between. The 3D path gets blobs over the same
+ * payload, contexts, attachments, and SUBMIT_3D buffers of plausible
+ * commands naming those blobs (SET_STATUS, blob-backed buffers).
  *
- * The display reads every pixel it is handed, so ASan sees any read past a
- * resource, and checks what the device promises it: presents inside the
- * scanout it was told of, never empty; cursor images of 64x64.
+ * The display reads every pixel and stream byte it is handed, so ASan sees
+ * any read past a resource or buffer, and checks what the device promises
+ * it: presents inside the scanout it was told of, never empty; cursor
+ * images of 64x64; streams of whole commands, for contexts it was told of.
  *
  * Determinism: queue work runs on this thread (vdriver_run_queue), and
  * each input starts from a reset device and the same guest RAM layout.
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bmvm/gpu_protocol.h"
 #include "gpu/display.h"
 #include "fuzz_input.h"
 #include "vdriver.h"
@@ -30,13 +34,19 @@
 #define CURSORQ		1
 #define HDR		24
 #define PAYLOAD_SIZE	(256u << 10)	/* pixels and memory entries point here */
-#define MAX_REQ		(HDR + 8 + 64 * 16)
+#define MAX_REQ		(HDR + 72 + 64 * 16)	/* CREATE_BLOB of 64 entries; streams */
 #define MAX_OPS		256
 #define RUN_EVERY	32		/* chains queued before the device runs them */
+#define RING_AREA	(64u << 10)	/* guest RAM the two rings take, at most */
 
 static const uint32_t cmd_types[] = {
 	0x0100, 0x0101, 0x0102, 0x0103, 0x0104, 0x0105, 0x0106, 0x0107, 0x0108, 0x0109,
 	0x010a, 0x010b, 0x010c, 0x0200, 0x0201, 0x0207, 0x0300, 0x0301, 0x1100, 0,
+};
+/* Blobs and the 3D path, SUBMIT_3D most. */
+static const uint32_t cmd_types_3d[] = {
+	0x010c, 0x010c, 0x010d, 0x0200, 0x0200, 0x0201, 0x0202, 0x0202, 0x0203, 0x0207,
+	0x0207, 0x0207, 0x0207, 0x0207, 0x0102, 0x0104, 0x0108, 0x0109, 0x0208, 0x0209,
 };
 static const uint32_t formats[] = { 1, 2, 3, 4, 67, 68, 121, 134 };
 static const uint32_t odd_values[] = {
@@ -49,6 +59,7 @@ struct fuzz_display {
 	struct gpu_display disp;
 	uint32_t w, h;			/* scanout 0 as last told */
 	int fail;			/* what the ops return */
+	uint32_t ctx_live;		/* bit n: context n created, not destroyed */
 	volatile uint8_t sink;
 };
 
@@ -91,7 +102,57 @@ static int fd_cursor(void *opaque, const struct gpu_cursor *c)
 	return f->fail;
 }
 
-static const struct gpu_display_ops fd_ops = { fd_scanout, fd_present, fd_cursor };
+/* Contexts the display was told of: ids below 8 only, which is what the fuzzer names. */
+static bool fd_ctx_live(struct fuzz_display *f, uint32_t ctx)
+{
+	return ctx < 8 && (f->ctx_live & 1u << ctx);
+}
+
+static int fd_ctx_create(void *opaque, uint32_t ctx)
+{
+	struct fuzz_display *f = opaque;
+
+	if (fd_ctx_live(f, ctx) || !ctx)
+		abort();
+	if (ctx < 8)
+		f->ctx_live |= 1u << ctx;
+	return f->fail;
+}
+
+static int fd_ctx_destroy(void *opaque, uint32_t ctx)
+{
+	struct fuzz_display *f = opaque;
+
+	if (ctx < 8 && !fd_ctx_live(f, ctx))
+		abort();
+	if (ctx < 8)
+		f->ctx_live &= ~(1u << ctx);
+	return f->fail;
+}
+
+/* A checked stream: whole commands, every byte of them readable. */
+static int fd_submit(void *opaque, uint32_t ctx, const void *stream, size_t len)
+{
+	struct fuzz_display *f = opaque;
+	const uint8_t *p = stream;
+
+	if ((ctx < 8 && !fd_ctx_live(f, ctx)) || !len || len % 4)
+		abort();
+	for (size_t pos = 0; pos < len;) {
+		size_t bytes = 4u * (p[pos + 2] | (size_t)p[pos + 3] << 8);
+
+		if (!bytes || bytes > len - pos)
+			abort();
+		f->sink ^= p[pos] ^ p[pos + bytes - 1];
+		pos += bytes;
+	}
+	return f->fail;
+}
+
+static const struct gpu_display_ops fd_ops = {
+	.scanout = fd_scanout, .present = fd_present, .cursor = fd_cursor,
+	.ctx_create = fd_ctx_create, .ctx_destroy = fd_ctx_destroy, .submit = fd_submit,
+};
 
 /* ---- the device ------------------------------------------------------------- */
 
@@ -205,20 +266,213 @@ static uint64_t fuzz_addr(const struct prog *p, uint8_t sel)
 	}
 }
 
-static void put_entries(struct prog *p, struct req *r)
+/* How many memory entries follow; *@claimed: the count the request says, that or anything. */
+static unsigned entry_count(struct input *in, uint32_t *claimed)
 {
-	uint8_t how = take8(p->in);
+	uint8_t how = take8(in);
 	unsigned n = how & 0x80 ? 64 : how % 8;
 
-	/* The count claimed: what follows, or anything. */
-	put32(r, (how & 0x60) == 0x60 ? fuzz_side(p->in) : n);
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t sel = take8(p->in);
+	*claimed = (how & 0x60) == 0x60 ? fuzz_side(in) : n;
+	return n;
+}
 
-		put64(r, fuzz_addr(p, sel));
-		put32(r, sel & 0x40 ? take32(p->in) : (uint32_t)take16(p->in) * 4);
-		put32(r, 0);
+/* One memory entry; its length is added to *@total. */
+static void put_entry(struct prog *p, struct req *r, uint64_t *total)
+{
+	uint8_t sel = take8(p->in);
+	uint32_t len;
+
+	put64(r, fuzz_addr(p, sel));
+	len = sel & 0x40 ? take32(p->in) : (uint32_t)take16(p->in) * 4;
+	put32(r, len);
+	put32(r, 0);
+	*total += len;
+}
+
+static void put_entries(struct prog *p, struct req *r)
+{
+	uint64_t total = 0;
+	uint32_t claimed;
+	unsigned n = entry_count(p->in, &claimed);
+
+	put32(r, claimed);
+	for (unsigned i = 0; i < n; i++)
+		put_entry(p, r, &total);
+}
+
+/* Overwrite the le64 at @at of @r, if it was written at all. */
+static void patch64(struct req *r, size_t at, uint64_t v)
+{
+	if (at + 8 <= sizeof(r->b))
+		memcpy(r->b + at, &v, 8);
+}
+
+/* RESOURCE_CREATE_BLOB: mostly guest memory whose entries cover its size, or just. */
+static void put_blob(struct prog *p, struct req *r)
+{
+	struct input *in = p->in;
+	uint8_t how = take8(in);
+	uint64_t total = 0, size;
+	uint32_t claimed;
+	unsigned n;
+	size_t size_at;
+
+	put32(r, fuzz_id(in));
+	put32(r, how & 0x80 ? take32(in) : (how & 0x60) ? 1 : how & 3);	/* blob_mem */
+	put32(r, how & 0x10 ? take32(in) : (how >> 2) & 3);		/* blob_flags */
+	n = entry_count(in, &claimed);
+	put32(r, claimed);
+	put64(r, 0);						/* blob_id */
+	size_at = r->len;
+	put64(r, 0);
+	for (unsigned i = 0; i < n; i++)
+		put_entry(p, r, &total);
+	switch (take8(in) & 3) {
+	case 0:
+	case 1:
+		size = total;
+		break;
+	case 2:
+		size = total + 1;
+		break;
+	default:
+		size = fuzz_side(in);
+		break;
 	}
+	patch64(r, size_at, size);
+}
+
+/* SET_SCANOUT_BLOB: a picture in a blob, its stride mostly its row. */
+static void put_scanout_blob(struct req *r, struct input *in)
+{
+	uint32_t w = fuzz_side(in), h = fuzz_side(in);
+	uint8_t how = take8(in);
+
+	put_rect(r, in);
+	put32(r, how & 0x80 ? fuzz_side(in) : 0);
+	put32(r, fuzz_id(in));
+	put32(r, w);
+	put32(r, h);
+	put32(r, how & 0x40 ? take32(in) : formats[how % 8]);
+	put32(r, 0);
+	put32(r, how & 0x20 ? fuzz_side(in) : w * 4);		/* strides */
+	for (int i = 0; i < 3; i++)
+		put32(r, 0);
+	put32(r, how & 0x10 ? fuzz_side(in) : 0);		/* offsets */
+	for (int i = 0; i < 3; i++)
+		put32(r, 0);
+}
+
+static void put_ctx_create(struct req *r, struct input *in)
+{
+	uint8_t how = take8(in);
+
+	put32(r, how % 65);					/* nlen */
+	put32(r, how & 0x80 ? take32(in) : (how & 0x40) ? how & 0x3f : BMGPU_CAPSET_ID);
+	for (int i = 0; i < 16; i++)
+		put32(r, 0);
+}
+
+/* ---- command streams (SUBMIT_3D) -------------------------------------------------- */
+
+static const struct {
+	uint16_t method, size;
+} stream_methods[] = {
+	{ BMGPU_NOP, 4 },
+	{ BMGPU_CREATE_SHADER, sizeof(struct bmgpu_create_shader) },
+	{ BMGPU_CREATE_RENDER_PIPELINE, sizeof(struct bmgpu_create_render_pipeline) },
+	{ BMGPU_CREATE_COMPUTE_PIPELINE, sizeof(struct bmgpu_create_compute_pipeline) },
+	{ BMGPU_CREATE_DEPTH_STENCIL, sizeof(struct bmgpu_create_depth_stencil) },
+	{ BMGPU_CREATE_SAMPLER, sizeof(struct bmgpu_create_sampler) },
+	{ BMGPU_CREATE_TEXTURE, sizeof(struct bmgpu_create_texture) },
+	{ BMGPU_CREATE_BUFFER, sizeof(struct bmgpu_create_buffer) },
+	{ BMGPU_UPLOAD_TEXTURE, sizeof(struct bmgpu_upload_texture) },
+	{ BMGPU_UPLOAD_BUFFER, sizeof(struct bmgpu_upload_buffer) },
+	{ BMGPU_DESTROY, sizeof(struct bmgpu_destroy) },
+	{ BMGPU_BEGIN_RENDER_PASS, sizeof(struct bmgpu_begin_render_pass) },
+	{ BMGPU_BEGIN_COMPUTE_PASS, 4 },
+	{ BMGPU_BEGIN_BLIT_PASS, 4 },
+	{ BMGPU_END_PASS, 4 },
+	{ BMGPU_SET_RENDER_PIPELINE, sizeof(struct bmgpu_set_handle) },
+	{ BMGPU_SET_VIEWPORT, sizeof(struct bmgpu_set_viewport) },
+	{ BMGPU_SET_BYTES, sizeof(struct bmgpu_set_bytes) },
+	{ BMGPU_SET_BUFFER, sizeof(struct bmgpu_set_buffer) },
+	{ BMGPU_DRAW, sizeof(struct bmgpu_draw) },
+	{ BMGPU_DRAW_INDEXED, sizeof(struct bmgpu_draw_indexed) },
+	{ BMGPU_COPY_TEXTURE, sizeof(struct bmgpu_copy_texture) },
+	{ BMGPU_PRESENT, 4 },
+	{ BMGPU_SET_STATUS, sizeof(struct bmgpu_set_status) },
+	{ BMGPU_SET_STATUS, sizeof(struct bmgpu_set_status) },
+	{ BMGPU_SET_STATUS, sizeof(struct bmgpu_set_status) },
+};
+
+#define MAX_CMD_WORDS	(sizeof(struct bmgpu_create_render_pipeline) / 4 + 32)
+
+/* A field of a stream command: a small handle or enum, a blob, 1.0f, the drawable, a size... */
+static uint32_t fuzz_field(struct input *in)
+{
+	uint8_t v = take8(in);
+
+	switch (v & 7) {
+	case 0: case 1: case 2:
+		return v >> 3;
+	case 3:
+		return fuzz_id(in);
+	case 4:
+		return 0x3f800000;				/* 1.0f */
+	case 5:
+		return BMGPU_DRAWABLE;
+	case 6:
+		return fuzz_side(in);
+	default:
+		return take32(in);
+	}
+}
+
+/* A command: fields plausible, SPIR-V framed, status pages in blobs; now and then broken. */
+static void put_stream_cmd(struct prog *p, struct req *r)
+{
+	static const uint32_t status_sizes[] = { 48, 64, 256, 4096, 0xffffffff };
+	struct input *in = p->in;
+	uint8_t how = take8(in);
+	unsigned m = how % (sizeof(stream_methods) / sizeof(stream_methods[0]));
+	unsigned words = stream_methods[m].size / 4 + (how & 0x80 ? take8(in) % 32 : 0);
+	uint32_t w[MAX_CMD_WORDS];
+
+	w[0] = stream_methods[m].method | (uint32_t)words << 16;
+	for (unsigned i = 1; i < words; i++)
+		w[i] = fuzz_field(in);
+	if (stream_methods[m].method == BMGPU_CREATE_SHADER && words > 4) {
+		w[2] = BMGPU_SHADER_SPIRV;
+		w[3] = (words - 4) * 4;
+		w[4] = 0x07230203;
+	} else if (stream_methods[m].method == BMGPU_SET_STATUS) {
+		w[1] = fuzz_id(in);
+		w[2] = (take8(in) % 16) * 8;
+		w[3] = status_sizes[take8(in) % 5];
+	}
+	if ((how & 0x60) == 0x60)				/* a header that lies */
+		w[0] = take16(in) | (uint32_t)(take8(in) % 8) << 16;
+	for (unsigned i = 0; i < words; i++)
+		put32(r, w[i]);
+}
+
+/* SUBMIT_3D: its size, then commands; the size mostly what follows. */
+static void put_submit(struct prog *p, struct req *r)
+{
+	struct input *in = p->in;
+	uint8_t how = take8(in);
+	size_t at = r->len;
+	uint32_t size;
+
+	put32(r, 0);
+	put32(r, 0);
+	for (unsigned n = how % 24; n && r->len + MAX_CMD_WORDS * 4 <= sizeof(r->b); n--)
+		put_stream_cmd(p, r);
+	size = (uint32_t)(r->len - at - 8);
+	if ((how & 0xc0) == 0xc0)
+		size = fuzz_side(in);
+	memcpy(r->b + at, &size, 4);
 }
 
 /* The body of a command of @type, plausible field by field. */
@@ -253,6 +507,18 @@ static void put_body(struct prog *p, struct req *r, uint32_t type)
 		put32(r, fuzz_id(in));
 		put_entries(p, r);
 		break;
+	case 0x010c:	/* RESOURCE_CREATE_BLOB */
+		put_blob(p, r);
+		break;
+	case 0x010d:	/* SET_SCANOUT_BLOB */
+		put_scanout_blob(r, in);
+		break;
+	case 0x0200:	/* CTX_CREATE */
+		put_ctx_create(r, in);
+		break;
+	case 0x0207:	/* SUBMIT_3D */
+		put_submit(p, r);
+		break;
 	case 0x0300:	/* UPDATE_CURSOR, MOVE_CURSOR */
 	case 0x0301:
 		put32(r, take8(in) % 4 ? 0 : fuzz_side(in));
@@ -264,7 +530,7 @@ static void put_body(struct prog *p, struct req *r, uint32_t type)
 		put32(r, fuzz_side(in));
 		put32(r, 0);
 		break;
-	default:	/* an id (UNREF, DETACH, GET_EDID, capsets...) and padding */
+	default:	/* an id (UNREF, DETACH, GET_EDID, capsets, CTX_ATTACH...) and padding */
 		put32(r, fuzz_id(in));
 		put32(r, take32(in));
 		break;
@@ -322,17 +588,27 @@ static void send_req(struct prog *p, unsigned q, const struct req *r)
 		queue_run(p, q);
 }
 
-static void op_command(struct prog *p, unsigned q)
+/* A context id: mostly 0 (none) or one of a few. */
+static uint32_t fuzz_ctx(struct input *in)
+{
+	uint8_t v = take8(in);
+
+	return v & 0x80 ? take32(in) : v % 4;
+}
+
+/* A command of the 2D table, the 3D one, or the cursor queue's. */
+static void op_command(struct prog *p, unsigned q, bool three_d)
 {
 	struct req r = { .len = 0 };
 	uint8_t how = take8(p->in);
 	uint32_t type = q == CURSORQ ? 0x0300 + (how & 1) :
+		three_d ? cmd_types_3d[how % (sizeof(cmd_types_3d) / sizeof(cmd_types_3d[0]))] :
 		cmd_types[how % (sizeof(cmd_types) / sizeof(cmd_types[0]))];
 
 	put32(&r, type);
 	put32(&r, take8(p->in) & 3);		/* FENCE, INFO_RING_IDX */
 	put64(&r, take64(p->in));
-	put32(&r, take8(p->in) & 0x80 ? take32(p->in) : 0);
+	put32(&r, fuzz_ctx(p->in));
 	put32(&r, 0);
 	put_body(p, &r, type);
 	if (how & 0x80 && r.len)
@@ -366,7 +642,8 @@ static void op_config(struct prog *p)
 
 static void bring_up(struct prog *p, uint8_t how)
 {
-	uint64_t feat = (1ull << VIRTIO_F_VERSION_1) | (how & 2);	/* EDID */
+	/* EDID as @how says; RESOURCE_BLOB (3), CONTEXT_INIT (4) always (absence is simple). */
+	uint64_t feat = (1ull << VIRTIO_F_VERSION_1) | (how & 2) | 1ull << 3 | 1ull << 4;
 
 	if (how & 4)
 		feat |= 1ull << VIRTIO_F_EVENT_IDX;
@@ -374,6 +651,11 @@ static void bring_up(struct prog *p, uint8_t how)
 		feat |= 1ull << VIRTIO_F_INDIRECT_DESC;
 	vd.brk = vd_brk;
 	p->payload = vdriver_alloc(&vd, PAYLOAD_SIZE, 4096);
+	/*
+	 * The rings land where the last run's were: clear them, or the device
+	 * would replay the chains an earlier input (or bring-up) left there.
+	 */
+	memset(vdriver_ptr(&vd, vd.brk), 0, RING_AREA);
 	vdriver_negotiate(&vd, feat);
 	for (unsigned q = 0; q < 2; q++)
 		vdriver_setup_queue(&vd, q, (uint16_t)(16u << ((how >> (4 + 2 * q)) & 3)));
@@ -409,10 +691,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		switch (kind % 10) {
 		case 0: case 1: case 2: case 3: case 4:
-			op_command(&p, CONTROLQ);
+			op_command(&p, CONTROLQ, false);
 			break;
 		case 5:
-			op_command(&p, CURSORQ);
+			op_command(&p, CURSORQ, false);
 			break;
 		case 6:
 			op_raw(&p);
@@ -426,6 +708,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default:
 			if (kind & 0x80)
 				bring_up(&p, take8(&in));
+			else
+				op_command(&p, CONTROLQ, true);
 			break;
 		}
 	}

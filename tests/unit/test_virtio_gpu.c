@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-gpu's 2D path through the test driver and a recording display:
+ * virtio-gpu through the test driver and a recording display. The 2D path:
  * display info, EDID, resources, backing, transfers in every format,
  * scanouts and flushes, the cursor, fences, every error answer, the memory
- * caps and reset. Requests are built byte by byte from the spec's layouts,
- * not from the device's own structs, so a layout slip shows up here.
+ * caps and reset. Blobs and the 3D path: capsets, contexts, blob resources
+ * shown the way Linux shows its dumb buffers, SUBMIT_3D reaching the
+ * display and error records in the status page, read back from guest RAM.
+ * Requests are built byte by byte from the spec's layouts, not from the
+ * device's own structs, so a layout slip shows up here; streams are built
+ * from include/bmvm/gpu_protocol.h, which guests use too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,12 +20,16 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bmvm/gpu_protocol.h"
 #include "gpu/display.h"
+#include "gpu/stream.h"
 #include "vdriver.h"
 
 #define CONTROLQ	0
 #define CURSORQ		1
 #define F_EDID		1
+#define F_BLOB		3
+#define F_CONTEXT_INIT	4
 #define FLAG_FENCE	1
 #define HDR		24		/* struct virtio_gpu_ctrl_hdr */
 
@@ -35,13 +43,25 @@
 #define ATTACH_BACKING		0x0106
 #define DETACH_BACKING		0x0107
 #define GET_CAPSET_INFO		0x0108
+#define GET_CAPSET		0x0109
 #define GET_EDID		0x010a
+#define CREATE_BLOB		0x010c
+#define SET_SCANOUT_BLOB	0x010d
 #define CTX_CREATE		0x0200
+#define CTX_DESTROY		0x0201
+#define CTX_ATTACH		0x0202
+#define CTX_DETACH		0x0203
+#define CREATE_3D		0x0204
+#define TRANSFER_TO_3D		0x0205
 #define SUBMIT_3D		0x0207
+#define MAP_BLOB		0x0208
+#define UNMAP_BLOB		0x0209
 #define UPDATE_CURSOR		0x0300
 #define MOVE_CURSOR		0x0301
 #define OK_NODATA		0x1100
 #define OK_DISPLAY_INFO		0x1101
+#define OK_CAPSET_INFO		0x1102
+#define OK_CAPSET		0x1103
 #define OK_EDID			0x1104
 #define ERR_UNSPEC		0x1200
 #define ERR_OOM			0x1201
@@ -74,6 +94,10 @@ struct rec {
 	struct gpu_cursor cursor;
 	bool cursor_image;
 	uint8_t cursor_px[GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4];
+	unsigned ctx_creates, ctx_destroys, submits;
+	uint32_t ctx_created, ctx_destroyed, submit_ctx;	/* the last of each */
+	uint8_t *stream;		/* the last submit's */
+	size_t stream_len;
 };
 
 static int rec_scanout(void *opaque, unsigned id, uint32_t w, uint32_t h)
@@ -122,7 +146,51 @@ static int rec_cursor(void *opaque, const struct gpu_cursor *c)
 	return r->fail;
 }
 
-static const struct gpu_display_ops rec_ops = { rec_scanout, rec_present, rec_cursor };
+static int rec_ctx(void *opaque, uint32_t ctx, bool create)
+{
+	struct rec *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	if (create) {
+		r->ctx_creates++;
+		r->ctx_created = ctx;
+	} else {
+		r->ctx_destroys++;
+		r->ctx_destroyed = ctx;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return r->fail;
+}
+
+static int rec_ctx_create(void *opaque, uint32_t ctx)
+{
+	return rec_ctx(opaque, ctx, true);
+}
+
+static int rec_ctx_destroy(void *opaque, uint32_t ctx)
+{
+	return rec_ctx(opaque, ctx, false);
+}
+
+static int rec_submit(void *opaque, uint32_t ctx, const void *stream, size_t len)
+{
+	struct rec *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	r->submits++;
+	r->submit_ctx = ctx;
+	free(r->stream);
+	r->stream = malloc(len);
+	memcpy(r->stream, stream, len);
+	r->stream_len = len;
+	pthread_mutex_unlock(&r->lock);
+	return r->fail;
+}
+
+static const struct gpu_display_ops rec_ops = {
+	.scanout = rec_scanout, .present = rec_present, .cursor = rec_cursor,
+	.ctx_create = rec_ctx_create, .ctx_destroy = rec_ctx_destroy, .submit = rec_submit,
+};
 
 /* ---- the driver side ------------------------------------------------------ */
 
@@ -132,8 +200,9 @@ struct t {
 	uint64_t req, resp;		/* guest buffers, reused by every request */
 };
 
-/* The display the device being created gets: vdriver_init() has no say in its env. */
+/* The display and --verbose of the device being created: vdriver_init() has no say in its env. */
 static struct rec *creating;
+static bool creating_verbose;
 
 static int create_gpu(const struct device_slot *slot, const struct virtio_env *env,
 		      const char *arg, struct device **dev, struct errbuf *err)
@@ -141,6 +210,7 @@ static int create_gpu(const struct device_slot *slot, const struct virtio_env *e
 	struct virtio_env e = *env;
 
 	e.display = creating ? &creating->disp : NULL;
+	e.verbose = creating_verbose;
 	return virtio_gpu_create(slot, &e, arg, dev, err);
 }
 
@@ -168,6 +238,7 @@ static void t_free(struct t *t)
 {
 	vdriver_destroy(&t->d);
 	free(t->rec.present_px);
+	free(t->rec.stream);
 	pthread_mutex_destroy(&t->rec.lock);
 	free(t);
 }
@@ -227,20 +298,26 @@ static struct msg msg(uint32_t type)
 	return msg_fenced(type, 0, 0, 0);
 }
 
-/* Send @m on @q with a @resp_len response buffer (none when 0); bytes written, copied to @resp. */
-static uint32_t send(struct t *t, unsigned q, const struct msg *m, void *resp, uint32_t resp_len)
+/*
+ * Send the @len bytes of request at t->req on @q, with a @resp_len response
+ * buffer (none when 0); bytes written, copied to @resp.
+ */
+static uint32_t send_at(struct t *t, unsigned q, uint32_t len, void *resp, uint32_t resp_len)
 {
-	struct vdriver_seg seg[2] = {
-		{ t->req, (uint32_t)m->len, false }, { t->resp, resp_len, true },
-	};
+	struct vdriver_seg seg[2] = { { t->req, len, false }, { t->resp, resp_len, true } };
 	uint32_t written = 0;
 
-	memcpy(vdriver_ptr(&t->d, t->req), m->b, m->len);
 	memset(vdriver_ptr(&t->d, t->resp), 0xee, RESP_SIZE);
 	assert_int_equal(vdriver_request(&t->d, q, seg, resp_len ? 2 : 1, &written), 0);
 	if (resp)
 		memcpy(resp, vdriver_ptr(&t->d, t->resp), resp_len);
 	return written;
+}
+
+static uint32_t send(struct t *t, unsigned q, const struct msg *m, void *resp, uint32_t resp_len)
+{
+	memcpy(vdriver_ptr(&t->d, t->req), m->b, m->len);
+	return send_at(t, q, (uint32_t)m->len, resp, resp_len);
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -398,11 +475,14 @@ static void test_config(void **state)
 
 	assert_int_equal(vdriver_read32(&t->d, VD_DEVICE_ID), VIRTIO_ID_GPU);
 	assert_true(vdriver_device_features(&t->d) & (1ull << F_EDID));
+	assert_true(vdriver_device_features(&t->d) & (1ull << F_BLOB));
+	assert_true(vdriver_device_features(&t->d) & (1ull << F_CONTEXT_INIT));
 	assert_false(vdriver_device_features(&t->d) & 1);	/* no VIRGL */
+	assert_false(vdriver_device_features(&t->d) & 4);	/* no RESOURCE_UUID */
 	assert_int_equal(cfg32(t, 0), 0);			/* events_read */
 	assert_int_equal(cfg32(t, 4), 0);			/* events_clear */
 	assert_int_equal(cfg32(t, 8), 1);			/* num_scanouts */
-	assert_int_equal(cfg32(t, 12), 0);			/* num_capsets */
+	assert_int_equal(cfg32(t, 12), 1);			/* num_capsets */
 	/* events_read is the device's; events_clear clears and reads as 0; the rest is read-only. */
 	vdriver_write32(&t->d, VD_CONFIG + 0, 0xffffffff);
 	vdriver_write32(&t->d, VD_CONFIG + 4, 0xffffffff);
@@ -412,7 +492,7 @@ static void test_config(void **state)
 	assert_int_equal(cfg32(t, 0), 0);
 	assert_int_equal(cfg32(t, 4), 0);
 	assert_int_equal(cfg32(t, 8), 1);
-	assert_int_equal(cfg32(t, 12), 0);
+	assert_int_equal(cfg32(t, 12), 1);
 	assert_int_equal(vdriver_read(&t->d, VD_CONFIG + 8, 1), 1);
 	assert_int_equal(vdriver_read(&t->d, VD_CONFIG + 9, 1), 0);
 }
@@ -814,15 +894,17 @@ static void test_bad_commands(void **state)
 	assert_int_equal(run(t, &m), ERR_UNSPEC);
 	m = msg(OK_NODATA);
 	assert_int_equal(run(t, &m), ERR_UNSPEC);
-	/* 3D: no context type yet. */
-	m = msg(CTX_CREATE);
+	/* Not ours: virgl's resources and transfers, host-visible memory, UUIDs. */
+	m = msg(CREATE_3D);
 	assert_int_equal(run(t, &m), ERR_UNSPEC);
-	m = msg_fenced(SUBMIT_3D, 0, 0, 1);
-	assert_int_equal(run(t, &m), ERR_CONTEXT);
-	m = msg(GET_CAPSET_INFO);
+	m = msg_fenced(TRANSFER_TO_3D, 0, 0, 1);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(0x010b);
+	put32(&m, 1);
 	put32(&m, 0);
-	put32(&m, 0);
-	assert_int_equal(run(t, &m), ERR_PARAM);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(0x020a);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
 }
 
 static void test_create_errors(void **state)
@@ -1134,6 +1216,852 @@ static void test_no_display(void **state)
 	t_free(t);
 }
 
+/* ---- capsets ------------------------------------------------------------------- */
+
+static void test_capsets(void **state)
+{
+	struct t *t = *state;
+	struct msg m = msg(GET_CAPSET_INFO);
+	struct bmgpu_capset want;
+	uint8_t r[HDR + 64];
+
+	put32(&m, 0);
+	put32(&m, 0);
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR + 16), HDR + 16);
+	assert_int_equal(get32(r), OK_CAPSET_INFO);
+	assert_int_equal(get32(r + HDR), BMGPU_CAPSET_ID);
+	assert_int_equal(get32(r + HDR + 4), BMGPU_CAPSET_VERSION);
+	assert_int_equal(get32(r + HDR + 8), sizeof(struct bmgpu_capset));
+	assert_int_equal(get32(r + HDR + 12), 0);
+	m = msg(GET_CAPSET_INFO);
+	put32(&m, 1);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m.len = HDR + 2;
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	/* The capset itself: what every stream is checked against. */
+	gpu_stream_default_caps(&want);
+	m = msg(GET_CAPSET);
+	put32(&m, BMGPU_CAPSET_ID);
+	put32(&m, BMGPU_CAPSET_VERSION);
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR + sizeof(want)), HDR + sizeof(want));
+	assert_int_equal(get32(r), OK_CAPSET);
+	assert_memory_equal(r + HDR, &want, sizeof(want));
+	assert_int_equal(get32(r + HDR), BMGPU_MAGIC);
+	/* One byte short for the answer: a bare error. */
+	assert_int_equal(send(t, CONTROLQ, &m, r, HDR + sizeof(want) - 1), HDR);
+	assert_int_equal(get32(r), ERR_UNSPEC);
+	m = msg(GET_CAPSET);
+	put32(&m, BMGPU_CAPSET_ID);
+	put32(&m, 2);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m = msg(GET_CAPSET);
+	put32(&m, 1);				/* virgl's */
+	put32(&m, 1);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+}
+
+/* ---- contexts -------------------------------------------------------------------- */
+
+static uint32_t ctx_create(struct t *t, uint32_t ctx, uint32_t context_init)
+{
+	struct msg m = msg_fenced(CTX_CREATE, 0, 0, ctx);
+
+	put32(&m, 4);
+	put32(&m, context_init);
+	memcpy(m.b + m.len, "test", 4);
+	memset(m.b + m.len + 4, 0, 60);
+	m.len += 64;
+	return run(t, &m);
+}
+
+/* CTX_DESTROY (@id unused), CTX_ATTACH_RESOURCE or CTX_DETACH_RESOURCE of @id. */
+static uint32_t ctx_cmd(struct t *t, uint32_t type, uint32_t ctx, uint32_t id)
+{
+	struct msg m = msg_fenced(type, 0, 0, ctx);
+
+	if (type != CTX_DESTROY) {
+		put32(&m, id);
+		put32(&m, 0);
+	}
+	return run(t, &m);
+}
+
+static void test_contexts(void **state)
+{
+	struct t *t = *state;
+	struct msg m;
+
+	assert_int_equal(ctx_create(t, 0, BMGPU_CAPSET_ID), ERR_CONTEXT);
+	assert_int_equal(ctx_create(t, 1, 0), ERR_PARAM);	/* virgl's default */
+	assert_int_equal(ctx_create(t, 1, 1), ERR_PARAM);
+	assert_int_equal(ctx_create(t, 1, BMGPU_CAPSET_ID | 0x100), ERR_PARAM);
+	assert_int_equal(t->rec.ctx_creates, 0);
+	assert_int_equal(ctx_create(t, 7, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(t->rec.ctx_creates, 1);
+	assert_int_equal(t->rec.ctx_created, 7);
+	assert_int_equal(ctx_create(t, 7, BMGPU_CAPSET_ID), ERR_CONTEXT);
+	m = msg_fenced(CTX_CREATE, 0, 0, 8);
+	put32(&m, 0);
+	put32(&m, BMGPU_CAPSET_ID);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);		/* no debug_name: short */
+	/* Attach and detach: the context and the resource must exist; both idempotent. */
+	assert_int_equal(create2d(t, 1, BGRA, 4, 4), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 8, 1), ERR_CONTEXT);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 2), ERR_RESOURCE);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 1), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 1), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DETACH, 7, 1), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DETACH, 7, 1), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DETACH, 0, 1), ERR_CONTEXT);
+	m = msg_fenced(CTX_ATTACH, 0, 0, 7);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	/* Destroyed while a resource is attached: the resource stays. */
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 1), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 9, 0), ERR_CONTEXT);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 7, 0), OK_NODATA);
+	assert_int_equal(t->rec.ctx_destroys, 1);
+	assert_int_equal(t->rec.ctx_destroyed, 7);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 7, 0), ERR_CONTEXT);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 1), ERR_CONTEXT);
+	assert_int_equal(flush(t, 1, 0, 0, 4, 4), OK_NODATA);
+	/* 64 at most; a freed slot serves again. */
+	for (uint32_t id = 100; id < 164; id++)
+		assert_int_equal(ctx_create(t, id, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(ctx_create(t, 164, BMGPU_CAPSET_ID), ERR_OOM);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 130, 0), OK_NODATA);
+	assert_int_equal(ctx_create(t, 164, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(t->rec.ctx_creates, 66);
+}
+
+static void test_no_context_init(void **state)
+{
+	struct t *t = t_new(NULL, true, ~(1ull << F_CONTEXT_INIT));
+
+	(void)state;
+	/* context_init is not there without the feature: the default type, virgl's. */
+	assert_int_equal(ctx_create(t, 1, BMGPU_CAPSET_ID), ERR_PARAM);
+	t_free(t);
+}
+
+/* ---- blobs ------------------------------------------------------------------------ */
+
+#define BLOB_GUEST		1
+#define BLOB_HOST3D		2
+#define BLOB_HOST3D_GUEST	3
+#define BLOB_SHAREABLE		2
+
+/* RESOURCE_CREATE_BLOB of @n entries (@gpa[i], @len[i]), claiming @nr_entries. */
+static struct msg blob_msg(uint32_t id, uint32_t mem, uint32_t flags, uint64_t size, unsigned n,
+			   uint32_t nr_entries, const uint64_t *gpa, const uint32_t *len)
+{
+	struct msg m = msg(CREATE_BLOB);
+
+	put32(&m, id);
+	put32(&m, mem);
+	put32(&m, flags);
+	put32(&m, nr_entries);
+	put64(&m, 0);
+	put64(&m, size);
+	for (unsigned i = 0; i < n; i++) {
+		put64(&m, gpa[i]);
+		put32(&m, len[i]);
+		put32(&m, 0);
+	}
+	return m;
+}
+
+static uint32_t create_blob(struct t *t, uint32_t id, uint64_t size, unsigned n,
+			    const uint64_t *gpa, const uint32_t *len)
+{
+	struct msg m = blob_msg(id, BLOB_GUEST, BLOB_SHAREABLE, size, n, n, gpa, len);
+
+	return run(t, &m);
+}
+
+/* A blob of @size bytes of fresh guest RAM (zeroed), in one entry: its address. */
+static uint64_t blob_ready(struct t *t, uint32_t id, uint32_t size)
+{
+	uint64_t gpa = vdriver_alloc(&t->d, size, 4096);
+
+	memset(vdriver_ptr(&t->d, gpa), 0, size);
+	assert_int_equal(create_blob(t, id, size, 1, &gpa, &size), OK_NODATA);
+	return gpa;
+}
+
+static void test_blob_create(void **state)
+{
+	struct t *t = *state;
+	uint64_t mem = vdriver_alloc(&t->d, 8192, 4096), end = VDRIVER_RAM_BASE + VDRIVER_RAM_SIZE;
+	uint64_t gpa[2] = { mem, mem + 4096 };
+	uint32_t len[2] = { 100, 4096 };
+	struct msg m;
+
+	/* Two entries, 4196 bytes: enough for 4196, not for 4197. */
+	assert_int_equal(create_blob(t, 1, 4197, 2, gpa, len), ERR_PARAM);
+	assert_int_equal(create_blob(t, 1, 4196, 2, gpa, len), OK_NODATA);
+	assert_int_equal(create_blob(t, 1, 4196, 2, gpa, len), ERR_RESOURCE);
+	assert_int_equal(create_blob(t, 0, 4196, 2, gpa, len), ERR_RESOURCE);
+	assert_int_equal(create_blob(t, 2, 0, 2, gpa, len), ERR_PARAM);
+	assert_int_equal(create_blob(t, 2, 1, 0, gpa, len), ERR_PARAM);
+	/* Host memory behind a blob: we have none. Unknown flags. */
+	m = blob_msg(2, BLOB_HOST3D, 0, 4096, 0, 0, gpa, len);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m = blob_msg(2, BLOB_HOST3D_GUEST, 0, 4096, 2, 2, gpa, len);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m = blob_msg(2, 0, 0, 4096, 2, 2, gpa, len);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m = blob_msg(2, BLOB_GUEST, 8, 4096, 2, 2, gpa, len);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m = blob_msg(2, BLOB_GUEST, 7, 4196, 2, 2, gpa, len);	/* every hint is fine */
+	assert_int_equal(run(t, &m), OK_NODATA);
+	/* Entries outside RAM, wrapping, claimed and not sent, past the cap. */
+	gpa[1] = end - 64;
+	assert_int_equal(create_blob(t, 3, 100, 2, gpa, len), ERR_PARAM);
+	gpa[1] = UINT64_MAX - 15;
+	assert_int_equal(create_blob(t, 3, 100, 2, gpa, len), ERR_PARAM);
+	m = blob_msg(3, BLOB_GUEST, 0, 100, 1, 2, gpa, len);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = blob_msg(3, BLOB_GUEST, 0, 100, 0, 16385, gpa, len);
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	m = blob_msg(3, BLOB_GUEST, 0, 100, 0, 0, gpa, len);
+	m.len = HDR + 20;
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	/* None of that made resource 3; unref works on blobs. */
+	assert_int_equal(cmd_id(t, UNREF, 3), ERR_RESOURCE);
+	assert_int_equal(cmd_id(t, UNREF, 1), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 1), ERR_RESOURCE);
+	assert_int_equal(create_blob(t, 1, 100, 1, &mem, len), OK_NODATA);
+	/* What a 2D resource takes and a blob does not; no host memory to map. */
+	assert_int_equal(set_scanout(t, 0, 1, 0, 0, 1, 1), ERR_PARAM);
+	assert_int_equal(attach1(t, 1, mem, 64), ERR_PARAM);
+	assert_int_equal(cmd_id(t, DETACH_BACKING, 1), ERR_PARAM);
+	assert_int_equal(transfer(t, 1, 0, 0, 1, 1, 0), OK_NODATA);	/* read at flush */
+	assert_int_equal(flush(t, 1, 0, 0, 1, 1), ERR_PARAM);		/* no shape yet */
+	m = msg(MAP_BLOB);
+	put32(&m, 1);
+	put32(&m, 0);
+	put64(&m, 0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	m = msg(UNMAP_BLOB);
+	put32(&m, 1);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+}
+
+static void test_no_blob_feature(void **state)
+{
+	struct t *t = t_new(NULL, true, ~(1ull << F_BLOB));
+	uint64_t gpa = vdriver_alloc(&t->d, 4096, 4096);
+	uint32_t len = 4096;
+
+	(void)state;
+	assert_int_equal(create_blob(t, 1, 4096, 1, &gpa, &len), ERR_UNSPEC);
+	t_free(t);
+}
+
+/* SET_SCANOUT_BLOB of @id: a @w x @h picture of @fmt, @stride apart from @offset. */
+static uint32_t scanout_blob(struct t *t, uint32_t id, uint32_t fmt, uint32_t w, uint32_t h,
+			     uint32_t stride, uint32_t offset, uint32_t rw, uint32_t rh)
+{
+	struct msg m = msg(SET_SCANOUT_BLOB);
+
+	put_rect(&m, 0, 0, rw, rh);
+	put32(&m, 0);
+	put32(&m, id);
+	put32(&m, w);
+	put32(&m, h);
+	put32(&m, fmt);
+	put32(&m, 0);
+	put32(&m, stride);
+	for (int i = 0; i < 3; i++)
+		put32(&m, 0);
+	put32(&m, offset);
+	for (int i = 0; i < 3; i++)
+		put32(&m, 0);
+	return run(t, &m);
+}
+
+/* As Linux shows a dumb buffer once blobs are offered: read from guest memory at each flush. */
+static void test_scanout_blob(void **state)
+{
+	struct t *t = *state;
+	uint64_t fb = fb_new(t, 16, 8);		/* shown: 10 x 6 from byte 68, 64 a row */
+	uint32_t size = 16 * 8 * 4;
+	const uint8_t *src = vdriver_ptr(&t->d, fb);
+
+	assert_int_equal(create_blob(t, 1, size, 1, &fb, &size), OK_NODATA);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 10, 6, 64, 68, 10, 6), OK_NODATA);
+	assert_int_equal(t->rec.scanout_w, 10);
+	assert_int_equal(t->rec.scanout_h, 6);
+	assert_int_equal(transfer(t, 1, 0, 0, 10, 6, 68), OK_NODATA);
+	assert_int_equal(flush(t, 1, 2, 1, 3, 2), OK_NODATA);
+	assert_presented(t, 2, 1, 3, 2);
+	for (uint32_t y = 0; y < 2; y++)
+		for (uint32_t x = 0; x < 3; x++) {
+			const uint8_t *d = t->rec.present_px + (y * 3 + x) * 4;
+			const uint8_t *s = src + 68 + (y + 1) * 64 + (x + 2) * 4;
+
+			assert_memory_equal(d, s, 3);
+			assert_int_equal(d[3], 0xff);
+		}
+	/* The guest draws; the next flush shows it with no transfer at all. */
+	memset(vdriver_ptr(&t->d, fb + 68), 0x5a, 4);
+	assert_int_equal(flush(t, 1, 0, 0, 10, 6), OK_NODATA);
+	assert_int_equal(t->rec.present_px[0], 0x5a);
+	assert_int_equal(flush(t, 1, 0, 0, 11, 6), ERR_PARAM);
+	/* Pictures that do not fit the blob, or the scanout. */
+	assert_int_equal(scanout_blob(t, 1, BGRX, 16, 8, 64, 4, 16, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 16, 8, 60, 0, 16, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 16, 9, 64, 0, 16, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 16, 8, 0xffffffff, 0, 16, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 0xffffffff, 0xffffffff, 64, 0, 1, 1), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, 5, 16, 8, 64, 0, 16, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 16, 8, 64, 0, 17, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 1, BGRX, 16, 8, 64, 0, 0, 8), ERR_PARAM);
+	assert_int_equal(scanout_blob(t, 2, BGRX, 16, 8, 64, 0, 16, 8), ERR_RESOURCE);
+	assert_int_equal(create2d(t, 2, BGRA, 16, 8), OK_NODATA);
+	assert_int_equal(scanout_blob(t, 2, BGRX, 16, 8, 64, 0, 16, 8), ERR_PARAM);
+	/* The whole blob, in another format; then off, and unref while shown. */
+	assert_int_equal(scanout_blob(t, 1, RGBA, 16, 8, 64, 0, 16, 8), OK_NODATA);
+	assert_int_equal(flush(t, 1, 15, 7, 1, 1), OK_NODATA);
+	assert_presented(t, 15, 7, 1, 1);
+	assert_int_equal(t->rec.present_px[0], src[(7 * 16 + 15) * 4 + 2]);
+	assert_int_equal(scanout_blob(t, 0, BGRX, 0, 0, 0, 0, 0, 0), OK_NODATA);
+	assert_int_equal(t->rec.scanout_w, 0);
+	assert_int_equal(scanout_blob(t, 1, BGRA, 16, 8, 64, 0, 16, 8), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 1), OK_NODATA);
+	assert_int_equal(t->rec.scanout_w, 0);
+}
+
+/* Linux's cursor buffer is a blob too: its first 64 x 64 B,G,R,A pixels. */
+static void test_cursor_blob(void **state)
+{
+	struct t *t = *state;
+	uint64_t img = fb_new(t, 64, 64);
+	uint32_t size = 64 * 64 * 4, small = size - 1;
+	struct msg m = cursor_msg(UPDATE_CURSOR, 0, 5, 6, 1, 2, 3);
+
+	assert_int_equal(create_blob(t, 1, size, 1, &img, &size), OK_NODATA);
+	assert_int_equal(run_on(t, CURSORQ, &m), OK_NODATA);
+	assert_true(t->rec.cursor_image);
+	assert_true(t->rec.cursor.visible);
+	assert_memory_equal(t->rec.cursor_px, vdriver_ptr(&t->d, img), size);
+	assert_int_equal(create_blob(t, 2, small, 1, &img, &small), OK_NODATA);
+	m = cursor_msg(UPDATE_CURSOR, 0, 5, 6, 2, 2, 3);
+	assert_int_equal(run_on(t, CURSORQ, &m), ERR_PARAM);
+}
+
+/* ---- SUBMIT_3D ---------------------------------------------------------------------- */
+
+/* A command stream being written, command by command, from gpu_protocol.h's structs. */
+#define STREAM_WORDS	8192
+
+struct stream {
+	uint32_t w[STREAM_WORDS];
+	uint32_t len;			/* bytes */
+};
+
+/* Append a command of @bytes (rounded up to words), zeroed but its header: fill it in. */
+static void *put_cmd(struct stream *s, uint16_t method, size_t bytes)
+{
+	uint32_t words = (uint32_t)((bytes + 3) / 4);
+	struct bmgpu_header *h = (struct bmgpu_header *)(s->w + s->len / 4);
+
+	assert_true(s->len / 4 + words <= STREAM_WORDS);
+	memset(h, 0, words * 4);
+	h->method = method;
+	h->words = (uint16_t)words;
+	s->len += words * 4;
+	return h;
+}
+
+/* A SPIR-V module the checker accepts: the header's five words. */
+static void put_shader(struct stream *s, uint32_t handle)
+{
+	static const uint32_t spirv[5] = { 0x07230203, 0x00010000, 0, 8, 0 };
+	struct bmgpu_create_shader *c = put_cmd(s, BMGPU_CREATE_SHADER, sizeof(*c) + sizeof(spirv));
+
+	c->handle = handle;
+	c->kind = BMGPU_SHADER_SPIRV;
+	c->code_bytes = sizeof(spirv);
+	memcpy(c + 1, spirv, sizeof(spirv));
+}
+
+/* A whole frame: shaders 1, 2, pipeline 3, buffer 4 of one triangle, drawn and presented. */
+static void put_triangle_frame(struct stream *s)
+{
+	static const float vertices[3][8] = {
+		{ 0.0f, 0.5f, 0, 0, 1, 0, 0, 1 }, { -0.5f, -0.5f, 0, 0, 0, 1, 0, 1 },
+		{ 0.5f, -0.5f, 0, 0, 0, 0, 1, 1 },
+	};
+	struct bmgpu_create_render_pipeline *p;
+	struct bmgpu_create_buffer *b;
+	struct bmgpu_upload_buffer *u;
+	struct bmgpu_begin_render_pass *rp;
+	struct bmgpu_set_handle *sp;
+	struct bmgpu_set_buffer *sb;
+	struct bmgpu_draw *d;
+
+	put_shader(s, 1);
+	put_shader(s, 2);
+	p = put_cmd(s, BMGPU_CREATE_RENDER_PIPELINE, sizeof(*p));
+	p->handle = 3;
+	p->vertex_shader = 1;
+	p->fragment_shader = 2;
+	p->topology = BMGPU_TRIANGLES;
+	p->color_format = BMGPU_FORMAT_BGRA8;
+	p->sample_count = 1;
+	p->write_mask = BMGPU_WRITE_ALL;
+	b = put_cmd(s, BMGPU_CREATE_BUFFER, sizeof(*b));
+	b->handle = 4;
+	b->size = sizeof(vertices);
+	u = put_cmd(s, BMGPU_UPLOAD_BUFFER, sizeof(*u) + sizeof(vertices));
+	u->handle = 4;
+	u->size = sizeof(vertices);
+	memcpy(u + 1, vertices, sizeof(vertices));
+	rp = put_cmd(s, BMGPU_BEGIN_RENDER_PASS, sizeof(*rp));
+	rp->color_target = BMGPU_DRAWABLE;
+	rp->load = BMGPU_LOAD_CLEAR;
+	rp->store = BMGPU_STORE_STORE;
+	rp->clear_color[3] = 1.0f;
+	rp->clear_depth = 1.0f;
+	sp = put_cmd(s, BMGPU_SET_RENDER_PIPELINE, sizeof(*sp));
+	sp->handle = 3;
+	sb = put_cmd(s, BMGPU_SET_BUFFER, sizeof(*sb));
+	sb->stage = BMGPU_STAGE_VERTEX;
+	sb->buffer = 4;
+	d = put_cmd(s, BMGPU_DRAW, sizeof(*d));
+	d->vertex_count = 3;
+	d->instance_count = 1;
+	put_cmd(s, BMGPU_END_PASS, 4);
+	put_cmd(s, BMGPU_PRESENT, 4);
+}
+
+static void put_set_status(struct stream *s, uint32_t blob, uint32_t offset, uint32_t size)
+{
+	struct bmgpu_set_status *st = put_cmd(s, BMGPU_SET_STATUS, sizeof(*st));
+
+	st->blob_resource = blob;
+	st->blob_offset = offset;
+	st->size = size;
+}
+
+/* A command that fails with BMGPU_ERR_NO_OBJECT: its byte offset in @s. */
+static uint32_t put_bad(struct stream *s, uint32_t handle)
+{
+	uint32_t at = s->len;
+	struct bmgpu_destroy *d = put_cmd(s, BMGPU_DESTROY, sizeof(*d));
+
+	d->handle = handle;
+	return at;
+}
+
+/* SUBMIT_3D of @s on context @ctx, fenced, claiming @size bytes: the answer's type. */
+static uint32_t submit_sized(struct t *t, uint32_t ctx, const struct stream *s, uint32_t size)
+{
+	struct msg m = msg_fenced(SUBMIT_3D, FLAG_FENCE, 42, ctx);
+	uint8_t *req = vdriver_ptr(&t->d, t->req);
+	uint8_t r[HDR];
+
+	put32(&m, size);
+	put32(&m, 0);
+	assert_true(m.len + s->len <= REQ_SIZE);
+	memcpy(req, m.b, m.len);
+	memcpy(req + m.len, s->w, s->len);
+	assert_int_equal(send_at(t, CONTROLQ, (uint32_t)(m.len + s->len), r, HDR), HDR);
+	assert_int_equal(get32(r + 4), FLAG_FENCE);
+	assert_int_equal(get32(r + 8), 42);
+	return get32(r);
+}
+
+static uint32_t submit(struct t *t, uint32_t ctx, const struct stream *s)
+{
+	return submit_sized(t, ctx, s, s->len);
+}
+
+/* Context @ctx with a fresh 4 KiB blob @blob, zeroed, attached: the blob's address. */
+static uint64_t ctx_with_blob(struct t *t, uint32_t ctx, uint32_t blob)
+{
+	uint64_t gpa = blob_ready(t, blob, 4096);
+
+	assert_int_equal(ctx_create(t, ctx, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, ctx, blob), OK_NODATA);
+	return gpa;
+}
+
+static void test_submit_triangle(void **state)
+{
+	struct t *t = *state;
+	struct stream s = { .len = 0 };
+
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	put_triangle_frame(&s);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.submits, 1);
+	assert_int_equal(t->rec.submit_ctx, 5);
+	assert_int_equal(t->rec.stream_len, s.len);
+	assert_memory_equal(t->rec.stream, s.w, s.len);
+	/* The context remembers: the same frame again fails to re-create handles 1..4. */
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.submits, 2);
+	assert_int_equal(t->rec.stream_len, s.len - 2 * (sizeof(struct bmgpu_create_shader) + 20) -
+			 sizeof(struct bmgpu_create_render_pipeline) -
+			 sizeof(struct bmgpu_create_buffer));
+	/* A buffer of which nothing passes reaches no display; an empty one is fine. */
+	s.len = 0;
+	put_bad(&s, 99);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	s.len = 0;
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.submits, 2);
+}
+
+static void test_submit_errors(void **state)
+{
+	struct t *t = *state;
+	struct stream s = { .len = 0 };
+	struct msg m;
+
+	put_triangle_frame(&s);
+	assert_int_equal(submit(t, 5, &s), ERR_CONTEXT);
+	assert_int_equal(submit(t, 0, &s), ERR_CONTEXT);
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(submit_sized(t, 5, &s, s.len + 4), ERR_UNSPEC);	/* past the chain */
+	assert_int_equal(submit_sized(t, 5, &s, (1u << 20) + 1), ERR_PARAM);
+	assert_int_equal(submit_sized(t, 5, &s, UINT32_MAX), ERR_PARAM);
+	m = msg_fenced(SUBMIT_3D, 0, 0, 5);
+	put32(&m, 0);
+	assert_int_equal(run(t, &m), ERR_UNSPEC);
+	/* None of that was checked: the frame is still the context's first. */
+	assert_int_equal(t->rec.submits, 0);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_memory_equal(t->rec.stream, s.w, s.len);
+	/* Another context has its own handles. */
+	assert_int_equal(ctx_create(t, 6, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(submit(t, 6, &s), OK_NODATA);
+	assert_int_equal(t->rec.submit_ctx, 6);
+	assert_int_equal(t->rec.stream_len, s.len);
+}
+
+/* The status page at @gpa: its header fields and record @i. */
+static uint32_t status_field(struct t *t, uint64_t gpa, size_t field)
+{
+	return get32(vdriver_ptr(&t->d, gpa + field));
+}
+
+static struct bmgpu_error status_rec(struct t *t, uint64_t gpa, unsigned i)
+{
+	struct bmgpu_error e;
+
+	memcpy(&e, vdriver_ptr(&t->d, gpa + sizeof(struct bmgpu_status) + i * sizeof(e)),
+	       sizeof(e));
+	return e;
+}
+
+static void assert_rec(struct bmgpu_error e, uint32_t submit, uint32_t offset, uint16_t method,
+		       uint16_t reason)
+{
+	assert_int_equal(e.submit, submit);
+	assert_int_equal(e.offset, offset);
+	assert_int_equal(e.method, method);
+	assert_int_equal(e.reason, reason);
+}
+
+#define ST_MAGIC	offsetof(struct bmgpu_status, magic)
+#define ST_CAPACITY	offsetof(struct bmgpu_status, capacity)
+#define ST_ERRORS	offsetof(struct bmgpu_status, errors)
+#define ST_SUBMITS	offsetof(struct bmgpu_status, submits)
+#define ST_FRAMES	offsetof(struct bmgpu_status, frames)
+
+static void test_status_page(void **state)
+{
+	struct t *t = *state;
+	uint64_t blob = blob_ready(t, 9, 4096), page = blob + 64;
+	const uint32_t size = sizeof(struct bmgpu_status) + 8 * sizeof(struct bmgpu_error);
+	struct stream s = { .len = 0 };
+	uint32_t bad[3];
+	uint8_t *p = vdriver_ptr(&t->d, blob);
+
+	memset(p, 0xcc, 4096);
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	/* Not attached: SET_STATUS fails (and its record has nowhere to go). */
+	put_set_status(&s, 9, 64, size);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(p[64], 0xcc);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	/* A bad command before SET_STATUS, two after: all three land in the buffer's page. */
+	s.len = 0;
+	bad[0] = put_bad(&s, 77);
+	put_set_status(&s, 9, 64, size);
+	put_triangle_frame(&s);
+	bad[1] = put_bad(&s, 78);
+	bad[2] = s.len;
+	put_cmd(&s, 200, 8);					/* no such method */
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_MAGIC), BMGPU_MAGIC);
+	assert_int_equal(status_field(t, page, ST_CAPACITY), 8);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 3);
+	assert_int_equal(status_field(t, page, ST_SUBMITS), 2);
+	assert_int_equal(status_field(t, page, ST_FRAMES), 1);
+	assert_rec(status_rec(t, page, 0), 2, bad[0], BMGPU_DESTROY, BMGPU_ERR_NO_OBJECT);
+	assert_rec(status_rec(t, page, 1), 2, bad[1], BMGPU_DESTROY, BMGPU_ERR_NO_OBJECT);
+	assert_rec(status_rec(t, page, 2), 2, bad[2], 200, BMGPU_ERR_METHOD);
+	assert_int_equal(status_rec(t, page, 0).detail, 4);
+	/* Nothing outside the page was touched. */
+	for (unsigned i = 0; i < 64; i++)
+		assert_int_equal(p[i], 0xcc);
+	for (unsigned i = 64 + size; i < 4096; i++)
+		assert_int_equal(p[i], 0xcc);
+	assert_int_equal(p[64 + sizeof(struct bmgpu_status) + 3 * 16], 0xcc);
+	/* The display saw what passed: all but the three bad commands, SET_STATUS included. */
+	assert_int_equal(t->rec.stream_len, s.len - 3 * 8);
+	/* The next buffer counts on; a clean one bumps submits only. */
+	s.len = 0;
+	put_cmd(&s, BMGPU_PRESENT, 4);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 3);
+	assert_int_equal(status_field(t, page, ST_SUBMITS), 3);
+	assert_int_equal(status_field(t, page, ST_FRAMES), 2);
+	/* Pages that do not fit: misaligned, too small for a record, past the blob. */
+	s.len = 0;
+	put_set_status(&s, 9, 68, size);
+	put_set_status(&s, 9, 64, sizeof(struct bmgpu_status) + 15);
+	put_set_status(&s, 9, 4096 - size + 8, size);
+	put_set_status(&s, 10, 0, size);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 7);
+	assert_rec(status_rec(t, page, 3), 4, 0, BMGPU_SET_STATUS, BMGPU_ERR_BOUNDS);
+	assert_rec(status_rec(t, page, 4), 4, 16, BMGPU_SET_STATUS, BMGPU_ERR_LIMIT);
+	assert_rec(status_rec(t, page, 5), 4, 32, BMGPU_SET_STATUS, BMGPU_ERR_NO_OBJECT);
+	assert_rec(status_rec(t, page, 6), 4, 48, BMGPU_SET_STATUS, BMGPU_ERR_NO_OBJECT);
+}
+
+/* A ring of two: record n is at n % 2, the counter says how many were written. */
+static void test_status_wrap(void **state)
+{
+	struct t *t = *state;
+	uint64_t page = ctx_with_blob(t, 5, 9);
+	struct stream s = { .len = 0 };
+	uint32_t at[5];
+
+	put_set_status(&s, 9, 0, sizeof(struct bmgpu_status) + 2 * sizeof(struct bmgpu_error) + 15);
+	for (unsigned i = 0; i < 5; i++)
+		at[i] = put_bad(&s, 100 + i);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_CAPACITY), 2);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 5);
+	assert_rec(status_rec(t, page, 0), 1, at[4], BMGPU_DESTROY, BMGPU_ERR_NO_OBJECT);
+	assert_rec(status_rec(t, page, 1), 1, at[3], BMGPU_DESTROY, BMGPU_ERR_NO_OBJECT);
+	assert_int_equal(get32(vdriver_ptr(&t->d, page + 32 + 32)), 0);	/* past the ring */
+	/* A new SET_STATUS starts the count again. */
+	s.len = 0;
+	put_set_status(&s, 9, 0, 4096);
+	put_bad(&s, 1);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_CAPACITY), (4096 - 32) / 16);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 1);
+	assert_int_equal(status_field(t, page, ST_SUBMITS), 2);
+	/* Thousands of records in one buffer: all counted, the last 254 kept. */
+	s.len = 0;
+	for (unsigned i = 0; i < 3000; i++)
+		at[i % 5] = put_bad(&s, 1000 + i);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 3001);
+	assert_rec(status_rec(t, page, 3000 % 254), 3, at[2999 % 5], BMGPU_DESTROY,
+		   BMGPU_ERR_NO_OBJECT);
+	s.len = 0;
+	put_bad(&s, 1);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 3002);
+}
+
+/* A page split across memory entries at odd places is written in pieces, all of it. */
+static void test_status_scattered(void **state)
+{
+	struct t *t = *state;
+	uint64_t a = vdriver_alloc(&t->d, 4096, 4096), b = vdriver_alloc(&t->d, 4096, 4096);
+	uint64_t gpa[2] = { a, b };
+	uint32_t len[2] = { 10, 200 }, at;
+	struct stream s = { .len = 0 };
+	uint8_t page[64];
+
+	memset(vdriver_ptr(&t->d, a), 0, 4096);
+	memset(vdriver_ptr(&t->d, b), 0, 4096);
+	assert_int_equal(create_blob(t, 9, 210, 2, gpa, len), OK_NODATA);
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	put_set_status(&s, 9, 0, 64);
+	at = put_bad(&s, 1);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	memcpy(page, vdriver_ptr(&t->d, a), 10);
+	memcpy(page + 10, vdriver_ptr(&t->d, b), 54);
+	assert_int_equal(get32(page + ST_MAGIC), BMGPU_MAGIC);
+	assert_int_equal(get32(page + ST_CAPACITY), 2);
+	assert_int_equal(get32(page + ST_ERRORS), 1);
+	assert_int_equal(get32(page + ST_SUBMITS), 1);
+	assert_int_equal(get32(page + 32 + 4), at);
+	assert_int_equal(get32(vdriver_ptr(&t->d, a + 12)), 0);	/* past the first run */
+}
+
+/* The page's blob unref'd, or detached: the host stops writing there. */
+static void test_status_gone(void **state)
+{
+	struct t *t = *state;
+	uint64_t page = ctx_with_blob(t, 5, 9);
+	uint8_t *p = vdriver_ptr(&t->d, page);
+	struct stream s = { .len = 0 }, bad = { .len = 0 };
+
+	put_set_status(&s, 9, 0, 4096);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_MAGIC), BMGPU_MAGIC);
+	put_bad(&bad, 1);
+	/* Detached: nothing more there; attached again, still nothing until a new SET_STATUS. */
+	assert_int_equal(ctx_cmd(t, CTX_DETACH, 5, 9), OK_NODATA);
+	memset(p, 0xcc, 4096);
+	assert_int_equal(submit(t, 5, &bad), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	assert_int_equal(submit(t, 5, &bad), OK_NODATA);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(p[i], 0xcc);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_SUBMITS), 4);
+	/* Unref'd: the memory is the guest's again; a new blob of the same id is not the page. */
+	assert_int_equal(cmd_id(t, UNREF, 9), OK_NODATA);
+	memset(p, 0xcc, 4096);
+	assert_int_equal(submit(t, 5, &bad), OK_NODATA);
+	blob_ready(t, 9, 4096);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	assert_int_equal(submit(t, 5, &bad), OK_NODATA);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(p[i], 0xcc);
+	/* The context goes while its page's blob is attached: the blob stays. */
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), OK_NODATA);
+	assert_int_equal(cmd_id(t, UNREF, 9), OK_NODATA);
+}
+
+/* A blob attached to one context is not another's; a new context in a freed slot has none. */
+static void test_blob_per_context(void **state)
+{
+	struct t *t = *state;
+	uint64_t page = ctx_with_blob(t, 5, 9);
+	struct stream s = { .len = 0 };
+
+	assert_int_equal(ctx_create(t, 6, BMGPU_CAPSET_ID), OK_NODATA);
+	put_set_status(&s, 9, 0, 4096);
+	assert_int_equal(submit(t, 6, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_MAGIC), 0);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), OK_NODATA);
+	assert_int_equal(ctx_create(t, 7, BMGPU_CAPSET_ID), OK_NODATA);	/* slot 0 again */
+	assert_int_equal(submit(t, 7, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_MAGIC), 0);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 9), OK_NODATA);
+	assert_int_equal(submit(t, 7, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_MAGIC), BMGPU_MAGIC);
+	/* A buffer backed by the blob, within it and past it. */
+	s.len = 0;
+	{
+		struct bmgpu_create_buffer *b = put_cmd(&s, BMGPU_CREATE_BUFFER, sizeof(*b));
+
+		b->handle = 1;
+		b->size = 4096;
+		b->blob_resource = 9;
+		b = put_cmd(&s, BMGPU_CREATE_BUFFER, sizeof(*b));
+		b->handle = 2;
+		b->size = 4096;
+		b->blob_resource = 9;
+		b->blob_offset = 1;
+	}
+	assert_int_equal(submit(t, 7, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 1);
+	assert_rec(status_rec(t, page, 0), 3, 20, BMGPU_CREATE_BUFFER, BMGPU_ERR_NO_OBJECT);
+}
+
+static void test_reset_contexts(void **state)
+{
+	struct t *t = *state;
+	uint64_t page = ctx_with_blob(t, 5, 9);
+	struct stream s = { .len = 0 };
+
+	assert_int_equal(ctx_create(t, 6, BMGPU_CAPSET_ID), OK_NODATA);
+	put_set_status(&s, 9, 0, 4096);
+	put_triangle_frame(&s);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(vdriver_bring_up(&t->d, ~0ull), 0);
+	assert_int_equal(t->rec.ctx_destroys, 2);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), ERR_CONTEXT);
+	assert_int_equal(submit(t, 6, &s), ERR_CONTEXT);
+	assert_int_equal(cmd_id(t, UNREF, 9), ERR_RESOURCE);
+	/* Everything starts again: same ids, a fresh history (handles 1..4 are free). */
+	page = ctx_with_blob(t, 5, 9);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.stream_len, s.len);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 0);
+	assert_int_equal(status_field(t, page, ST_SUBMITS), 1);
+}
+
+/* No display, or one without the 3D ops: streams are checked and go nowhere. */
+static void test_submit_no_display(void **state)
+{
+	static const struct gpu_display_ops ops_2d = {
+		.scanout = rec_scanout, .present = rec_present, .cursor = rec_cursor,
+	};
+	struct t *t = t_new(NULL, false, ~0ull);
+	uint64_t page = ctx_with_blob(t, 5, 9);
+	struct stream s = { .len = 0 };
+
+	(void)state;
+	put_set_status(&s, 9, 0, 4096);
+	put_triangle_frame(&s);
+	put_bad(&s, 77);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 1);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), OK_NODATA);
+	t_free(t);
+	t = t_new(NULL, true, ~0ull);
+	t->rec.disp.ops = &ops_2d;
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), OK_NODATA);
+	t_free(t);
+}
+
+/* A display that fails its 3D ops: the guest carries on. */
+static void test_submit_display_fails(void **state)
+{
+	struct t *t = *state;
+	struct stream s = { .len = 0 };
+
+	t->rec.fail = -EPIPE;
+	put_triangle_frame(&s);
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), OK_NODATA);
+	assert_int_equal(t->rec.submits, 2);
+	assert_int_equal(t->rec.ctx_destroys, 1);
+}
+
+/* --verbose: each record is logged (a few a second), the records no page took are counted. */
+static void test_verbose(void **state)
+{
+	struct stream s = { .len = 0 };
+	struct t *t;
+
+	(void)state;
+	creating_verbose = true;
+	t = t_new(NULL, true, ~0ull);
+	creating_verbose = false;
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	for (unsigned i = 0; i < 25; i++)
+		put_bad(&s, 100 + i);
+	put_cmd(&s, BMGPU_BEGIN_BLIT_PASS, 4);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 5, 0), OK_NODATA);
+	t_free(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1161,6 +2089,24 @@ int main(void)
 		T(test_requests_counted),
 		T(test_display_fails),
 		cmocka_unit_test(test_no_display),
+		T(test_capsets),
+		T(test_contexts),
+		cmocka_unit_test(test_no_context_init),
+		T(test_blob_create),
+		cmocka_unit_test(test_no_blob_feature),
+		T(test_scanout_blob),
+		T(test_cursor_blob),
+		T(test_submit_triangle),
+		T(test_submit_errors),
+		T(test_status_page),
+		T(test_status_wrap),
+		T(test_status_scattered),
+		T(test_status_gone),
+		T(test_blob_per_context),
+		T(test_reset_contexts),
+		cmocka_unit_test(test_submit_no_display),
+		T(test_submit_display_fails),
+		cmocka_unit_test(test_verbose),
 	};
 #undef T
 
