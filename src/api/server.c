@@ -33,6 +33,7 @@ struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;	/* the socket file we made: unlink only that one */
 	ino_t ino;
+	_Atomic unsigned in_flight;	/* requests begun whose response is not yet out */
 };
 
 /* One request's body as it arrives. */
@@ -108,6 +109,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!rb)
 			return MHD_NO;
 		*con_cls = rb;
+		srv->in_flight++;	/* until on_completed(): the response is out */
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -149,13 +151,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct request_body *rb = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (rb) {
 		free(rb->data);
 		free(rb);
 		*con_cls = NULL;
+		((struct api_server *)cls)->in_flight--;
 	}
 }
 
@@ -263,7 +265,7 @@ int api_server_start(struct api_server **out, const char *socket_path,
 				    MHD_OPTION_THREAD_STACK_SIZE, (size_t)SERVER_STACK,
 				    /* refuse sloppy HTTP (no Host, spaces in header names) */
 				    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 				    MHD_OPTION_END);
 	if (!srv->mhd) {
 		int e = errno ? errno : EIO;
@@ -283,6 +285,13 @@ void api_server_stop(struct api_server *srv)
 	if (!srv)
 		return;
 	unlink_ours(srv);		/* first: no new client finds it */
+	/*
+	 * A HardStop's own answer is still on its way when the VM stops:
+	 * let requests under way finish (at most a second) before the
+	 * connections go.
+	 */
+	for (int i = 0; i < 100 && srv->in_flight; i++)
+		usleep(10000);
 	MHD_stop_daemon(srv->mhd);	/* joins its thread and closes the listening socket */
 	free(srv);
 }
