@@ -139,13 +139,16 @@ chmod +x /tmp/reach
 # (KNOWN-BUG lines in the log), not failed, until the stall is fixed.
 CASE_OUT=/tmp/virtio-linux-smp.out
 for try in 1 2; do
+	# --timeout -v: a stalled run reports each vCPU's PC, timer and GIC state.
 	if /tmp/reach 'L2 LINUX UP 2' bmvm $V/Image --initrd $V/initrd.cpio.gz --cpus 2 --ram 512 \
 		--cmdline console=ttyAMA0 --disk /tmp/vd1 --share /tmp/vshare --net user --console pty \
-		>$CASE_OUT 2>&1 </dev/null && grep -q REACHED $CASE_OUT; then
+		--timeout 55 -v >$CASE_OUT 2>&1 </dev/null && grep -q REACHED $CASE_OUT; then
 		pass virtio-linux-smp 0
 		break
 	fi
 	echo "KNOWN-BUG virtio-linux-smp: the 2-vCPU stall (README), try $try"
+	grep -E 'vCPU|still running' "$CASE_OUT" | sed 's/^/    /'
+	tail -n 3 "$CASE_OUT" | sed 's/^/    /'
 done
 grep -q 'L2 INSMOD FAIL' "$CASE_OUT" && fail virtio-linux-smp-insmod "a driver did not load" "$CASE_OUT"
 
