@@ -9,9 +9,10 @@
  * of truth guest authors build against (docs/PROTOCOL.md explains it); it
  * needs nothing but a C compiler: no libc, no Vulkan, no virtio headers.
  *
- * Status: the format below is fixed and bmvm checks every stream against
- * it (src/gpu/stream.c); the host executor is being built, so version 1
- * guests get their streams validated and their error records, not pixels.
+ * Status: bmvm checks every stream against this format (src/gpu/stream.c)
+ * and its renderer replays what passes on Vulkan (src/render/vk.c). Not
+ * yet: blob-backed buffer contents, GLSL source, a watchdog for endless
+ * shaders (docs/PROTOCOL.md, section 4).
  *
  * Encoding. A stream is a sequence of commands, all little-endian, each
  * starting with a 4-byte header:

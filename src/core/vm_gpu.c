@@ -54,6 +54,17 @@ static void gpu_input(void *opaque, const struct wire_input *in)
 	pthread_mutex_unlock(&vm->gpu_input_lock);
 }
 
+/* The renderer's own error records (bad SPIR-V, host failures), gated as input is. */
+static void gpu_error(void *opaque, uint32_t ctx, const struct bmgpu_error *err)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->gpu_input_lock);
+	if (vm->gpu_input_open)
+		machine_gpu_report(vm, ctx, err);
+	pthread_mutex_unlock(&vm->gpu_input_lock);
+}
+
 void vm_gpu_input_open(struct vm *vm, bool open)
 {
 	pthread_mutex_lock(&vm->gpu_input_lock);
@@ -109,6 +120,7 @@ int vm_gpu_start(struct vm *vm)
 				      .trace_path = c->gpu_trace };
 	struct gpu_link_events ev = { .opaque = vm, .captured = gpu_captured,
 				      .input = gpu_input, .lost = gpu_lost, .log = gpu_log,
+				      .gpu_error = gpu_error,
 				      .close = gpu_close };
 	struct errbuf err;
 

@@ -55,9 +55,11 @@ struct gpu_display_ops {
 	 * streams, already checked by src/gpu/stream.c. Optional: a display
 	 * without them (NULL) drops the streams.
 	 */
-	int (*ctx_create)(void *opaque, uint32_t ctx);
+	/* @width x @height: the context's drawable, scanout 0's mode. */
+	int (*ctx_create)(void *opaque, uint32_t ctx, uint32_t width, uint32_t height);
 	int (*ctx_destroy)(void *opaque, uint32_t ctx);
-	int (*submit)(void *opaque, uint32_t ctx, const void *stream, size_t len);
+	/* @submit: the buffer's number in the context, from 1, as error records name it. */
+	int (*submit)(void *opaque, uint32_t ctx, uint32_t submit, const void *stream, size_t len);
 };
 
 struct gpu_display {

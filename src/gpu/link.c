@@ -155,10 +155,55 @@ static int link_cursor(void *opaque, const struct gpu_cursor *c)
 	return ret;
 }
 
+static int link_ctx_create(void *opaque, uint32_t ctx, uint32_t width, uint32_t height)
+{
+	struct gpu_link *l = opaque;
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, 64);
+	if (!ret)
+		ret = link_send(l, wire_put_ctx_create(l->out, l->out_cap, ctx, width, height));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+static int link_ctx_destroy(void *opaque, uint32_t ctx)
+{
+	struct gpu_link *l = opaque;
+	int ret;
+
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, 64);
+	if (!ret)
+		ret = link_send(l, wire_put_ctx_destroy(l->out, l->out_cap, ctx));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+static int link_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *stream,
+		       size_t len)
+{
+	struct gpu_link *l = opaque;
+	int ret;
+
+	if (len > WIRE_MAX_STREAM)
+		return -E2BIG;
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, WIRE_HDR_SIZE + 8 + len);
+	if (!ret)
+		ret = link_send(l, wire_put_submit(l->out, l->out_cap, ctx, submit, stream, len));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
 static const struct gpu_display_ops link_display_ops = {
 	.scanout = link_scanout,
 	.present = link_present,
 	.cursor = link_cursor,
+	.ctx_create = link_ctx_create,
+	.ctx_destroy = link_ctx_destroy,
+	.submit = link_submit,
 };
 
 struct gpu_display *gpu_link_display(struct gpu_link *l)
@@ -290,6 +335,15 @@ static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 		return 0;
 	case WIRE_SNAPSHOT_DONE:
 		return link_snapshot_done(l, m);
+	case WIRE_GPU_ERROR: {
+		struct wire_gpu_error ge;
+
+		if (wire_parse_gpu_error(m, &ge))
+			return -EPROTO;
+		if (ev->gpu_error)
+			ev->gpu_error(ev->opaque, ge.ctx, &ge.err);
+		return 0;
+	}
 	}
 	return -EPROTO;
 }

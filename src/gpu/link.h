@@ -42,6 +42,8 @@ struct gpu_link_events {
 	void (*log)(void *opaque, const char *line);
 	/* The user closed the renderer's window: the VM should end, as on SIGTERM. */
 	void (*close)(void *opaque);
+	/* A command of context @ctx the renderer could not carry out (for its status page). */
+	void (*gpu_error)(void *opaque, uint32_t ctx, const struct bmgpu_error *err);
 };
 
 int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,

@@ -772,6 +772,11 @@ static const uint16_t fixed_size[BMGPU_METHOD_COUNT] = {
 	[BMGPU_SET_STATUS] = sizeof(struct bmgpu_set_status),
 };
 
+unsigned gpu_method_size(uint32_t method)
+{
+	return method < BMGPU_METHOD_COUNT ? fixed_size[method] : 0;
+}
+
 static int check_command(struct cmd *c, uint32_t method)
 {
 	struct gpu_object *o;

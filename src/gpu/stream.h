@@ -70,6 +70,9 @@ void gpu_stream_fini(struct gpu_stream *s);
 unsigned gpu_stream_check(struct gpu_stream *s, const uint8_t *buf, size_t len, uint8_t *out,
 			  size_t *out_len, gpu_stream_error_fn *error, void *opaque);
 
+/* Fixed bytes of a @method command, header included; 0: no such method. */
+unsigned gpu_method_size(uint32_t method);
+
 /* Bytes per texel of @format (enum bmgpu_format); 0 for an invalid one. */
 unsigned gpu_format_texel_size(uint32_t format);
 

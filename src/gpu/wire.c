@@ -171,6 +171,44 @@ size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t sta
 	return WIRE_HDR_SIZE + 8 + png_len;
 }
 
+size_t wire_put_ctx_create(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t width,
+			   uint32_t height)
+{
+	uint32_t f[] = { ctx, width, height };
+
+	return put_fixed(buf, cap, WIRE_CTX_CREATE, sizeof(f), f, 3) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+}
+
+size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx)
+{
+	uint32_t f[] = { ctx };
+
+	return put_fixed(buf, cap, WIRE_CTX_DESTROY, sizeof(f), f, 1) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+}
+
+size_t wire_put_submit(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit,
+		       const void *stream, size_t len)
+{
+	uint32_t f[] = { ctx, submit };
+	uint8_t *p;
+
+	if (len > WIRE_MAX_STREAM)
+		return 0;
+	p = put_fixed(buf, cap, WIRE_SUBMIT, 8 + len, f, 2);
+	if (!p)
+		return 0;
+	memcpy(p, stream, len);
+	return WIRE_HDR_SIZE + 8 + len;
+}
+
+size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct bmgpu_error *e)
+{
+	uint32_t f[] = { ctx, e->submit, e->offset, e->method | (uint32_t)e->reason << 16,
+			 e->detail };
+
+	return put_fixed(buf, cap, WIRE_GPU_ERROR, sizeof(f), f, 5) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+}
+
 /* ---- decoders ------------------------------------------------------------- */
 
 int wire_parse_header(const uint8_t *buf, size_t len, struct wire_msg *msg)
@@ -306,6 +344,54 @@ int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id)
 	if (!is_msg(m, WIRE_SNAPSHOT, 4))
 		return -EPROTO;
 	*id = get32(m->payload);
+	return 0;
+}
+
+int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (is_msg(m, WIRE_CTX_DESTROY, 4)) {
+		out->ctx = get32(m->payload);
+		return out->ctx ? 0 : -EPROTO;
+	}
+	if (!is_msg(m, WIRE_CTX_CREATE, 12))
+		return -EPROTO;
+	out->ctx = get32(m->payload);
+	out->width = get32(m->payload + 4);
+	out->height = get32(m->payload + 8);
+	if (!out->ctx || !out->width || !out->height || out->width > 16384 || out->height > 16384)
+		return -EPROTO;
+	return 0;
+}
+
+/* A stream is whole 32-bit words (docs/PROTOCOL.md, section 4). */
+int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out)
+{
+	if (m->type != WIRE_SUBMIT || m->size < 8 || m->size - 8 > WIRE_MAX_STREAM ||
+	    (m->size - 8) % 4)
+		return -EPROTO;
+	out->ctx = get32(m->payload);
+	out->submit = get32(m->payload + 4);
+	out->stream = m->payload + 8;
+	out->len = m->size - 8;
+	return out->ctx ? 0 : -EPROTO;
+}
+
+int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out)
+{
+	uint32_t mr;
+
+	if (!is_msg(m, WIRE_GPU_ERROR, 20))
+		return -EPROTO;
+	out->ctx = get32(m->payload);
+	out->err.submit = get32(m->payload + 4);
+	out->err.offset = get32(m->payload + 8);
+	mr = get32(m->payload + 12);
+	out->err.method = (uint16_t)mr;
+	out->err.reason = (uint16_t)(mr >> 16);
+	out->err.detail = get32(m->payload + 16);
+	if (!out->ctx || out->err.reason == BMGPU_ERR_NONE || out->err.reason >= BMGPU_ERR_COUNT)
+		return -EPROTO;
 	return 0;
 }
 

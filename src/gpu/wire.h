@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bmvm/gpu_protocol.h"
 #include "gpu/display.h"
 
 #define WIRE_MAGIC		0x31524d42u	/* "BMR1" */
@@ -35,12 +36,16 @@ enum wire_type {
 	WIRE_CURSOR = 4,	/* cursor plane; 64 x 64 BGRA image when has_image */
 	WIRE_CAPTURE = 5,	/* write frame N (0: the next one) of scanout 0 to a PNG at path */
 	WIRE_SNAPSHOT = 6,	/* request id: send scanout 0's current picture back as PNG */
+	WIRE_CTX_CREATE = 7,	/* context id, drawable width, height */
+	WIRE_CTX_DESTROY = 8,	/* context id */
+	WIRE_SUBMIT = 9,	/* context id, submit number, then a checked command stream */
 	/* renderer -> bmvm */
 	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
 	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
 	WIRE_LOG = 0x83,	/* a line for bmvm's log */
 	WIRE_CLOSE = 0x84,	/* the user closed the window (no payload) */
 	WIRE_SNAPSHOT_DONE = 0x85,	/* request id, status (0 or -errno), then the PNG */
+	WIRE_GPU_ERROR = 0x86,	/* context id, then a struct bmgpu_error the renderer found */
 };
 
 /* WIRE_HELLO flags: how the renderer shows frames. */
@@ -93,6 +98,24 @@ struct wire_input {
 	struct wire_event ev[WIRE_MAX_INPUT_EVENTS];
 };
 
+/* The largest stream one WIRE_SUBMIT carries (the capset's max_submit_size + an END_PASS). */
+#define WIRE_MAX_STREAM		((1u << 20) + 4)
+
+struct wire_ctx {			/* WIRE_CTX_CREATE, WIRE_CTX_DESTROY */
+	uint32_t ctx, width, height;	/* width, height: CTX_CREATE only */
+};
+
+struct wire_submit {
+	uint32_t ctx, submit;
+	const uint8_t *stream;		/* into the payload */
+	size_t len;
+};
+
+struct wire_gpu_error {
+	uint32_t ctx;
+	struct bmgpu_error err;
+};
+
 struct wire_snapshot_done {
 	uint32_t id;
 	int32_t status;			/* 0, -ENODATA before the first frame, or -errno */
@@ -125,6 +148,12 @@ size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in);
 size_t wire_put_log(uint8_t *buf, size_t cap, const char *line);
 size_t wire_put_close(uint8_t *buf, size_t cap);
 size_t wire_put_snapshot(uint8_t *buf, size_t cap, uint32_t id);
+size_t wire_put_ctx_create(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t width,
+			   uint32_t height);
+size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx);
+size_t wire_put_submit(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit,
+		       const void *stream, size_t len);
+size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct bmgpu_error *e);
 size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t status,
 			      const void *png, size_t png_len);
 
@@ -143,6 +172,9 @@ int wire_parse_input(const struct wire_msg *m, struct wire_input *out);
 int wire_parse_log(const struct wire_msg *m, char *out, size_t cap);
 int wire_parse_close(const struct wire_msg *m);
 int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id);
+int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out);
+int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out);
+int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out);
 int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done *out);
 
 /*

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "render/gpu3d.h"
 #include "render/session.h"
 #include "render/window.h"
 
@@ -28,12 +29,13 @@
  * Headless it all happens here; a HELLO that asks for a window hands the
  * rest of the connection to window_run(), unless no window can be had.
  */
-static int serve(int fd, bool verbose)
+static int serve(int fd, bool verbose, struct gpu3d *g3)
 {
 	struct session s;
 	int ret;
 
 	session_init(&s, fd, verbose);
+	gpu3d_attach(g3, &s.r);
 	while ((ret = session_next(&s)) > 0) {
 		if (s.r.show == WIRE_SHOW_HEADLESS || s.no_window)
 			continue;
@@ -93,7 +95,8 @@ int main(int argc, char **argv)
 	};
 	const char *listen_path = NULL;
 	bool once = false, verbose = false;
-	int fd = -1, c, lfd;
+	struct gpu3d *g3;
+	int fd = -1, c, lfd, ret;
 
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -122,12 +125,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (fd >= 0)
-		return serve(fd, verbose) ? 1 : 0;
+	g3 = gpu3d_create();
+	if (fd >= 0) {
+		ret = serve(fd, verbose, g3) ? 1 : 0;
+		gpu3d_fini(g3);
+		return ret;
+	}
 
 	lfd = listen_unix(listen_path);
-	if (lfd < 0)
+	if (lfd < 0) {
+		gpu3d_fini(g3);
 		return 2;
+	}
 	if (verbose)
 		fprintf(stderr, "bmvm-render: listening on %s\n", listen_path);
 	do {
@@ -141,10 +150,11 @@ int main(int argc, char **argv)
 		}
 		if (verbose)
 			fprintf(stderr, "bmvm-render: connection\n");
-		serve(conn, verbose);
+		serve(conn, verbose, g3);
 		close(conn);
 	} while (!once);
 	close(lfd);
 	unlink(listen_path);
+	gpu3d_fini(g3);
 	return 0;
 }

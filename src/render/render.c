@@ -15,18 +15,34 @@ void render_init(struct render *r, render_reply_fn *reply, void *opaque)
 	r->reply_opaque = opaque;
 }
 
+static void render_ctx_free(struct render *r, struct render_context *c)
+{
+	if (c->exec && r->gpu)
+		r->gpu->ctx_destroy(r->gpu_backend, c->exec);
+	c->id = 0;
+	c->exec = NULL;
+}
+
 void render_fini(struct render *r)
 {
+	for (unsigned i = 0; i < RENDER_MAX_CONTEXTS; i++)
+		if (r->ctx[i].id)
+			render_ctx_free(r, &r->ctx[i]);
 	for (unsigned i = 0; i < GPU_MAX_SCANOUTS; i++)
 		free(r->scanout[i].pixels);
 	memset(r->scanout, 0, sizeof(r->scanout));
 }
 
-/* Back to a fresh session, keeping where replies go. */
+/* Back to a fresh session, keeping where replies go and the executor. */
 static void render_reset(struct render *r)
 {
+	const struct render_gpu_ops *gpu = r->gpu;
+	void *backend = r->gpu_backend;
+
 	render_fini(r);
 	render_init(r, r->reply, r->reply_opaque);
+	r->gpu = gpu;
+	r->gpu_backend = backend;
 }
 
 static void render_reply(struct render *r, const uint8_t *msg, size_t len)
@@ -141,6 +157,70 @@ static void render_capture_write(struct render *r, const struct render_capture *
 					       c->path));
 }
 
+/* ---- the 3D path: contexts and their streams ------------------------------- */
+
+static void render_frame_done(struct render *r);
+
+static struct render_context *render_ctx_find(struct render *r, uint32_t id)
+{
+	for (unsigned i = 0; i < RENDER_MAX_CONTEXTS; i++)
+		if (r->ctx[i].id == id)
+			return &r->ctx[i];
+	return NULL;
+}
+
+void render_gpu_error(struct render *r, uint32_t ctx_id, const struct bmgpu_error *err)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 20];
+
+	render_reply(r, msg, wire_put_gpu_error(msg, sizeof(msg), ctx_id, err));
+}
+
+void render_gpu_frame(struct render *r, const uint8_t *bgra, uint32_t width, uint32_t height,
+		      size_t stride)
+{
+	struct render_scanout *so = &r->scanout[0];
+	struct wire_scanout mode = { 0, width, height };
+
+	if ((so->width != width || so->height != height) && render_set_scanout(r, &mode))
+		return;
+	for (uint32_t y = 0; y < height; y++)
+		memcpy(so->pixels + (size_t)y * width * 4, bgra + y * stride, (size_t)width * 4);
+	r->frames++;
+	render_frame_done(r);
+}
+
+/* A context the device made: one the executor cannot make is remembered, empty. */
+static int render_ctx_create(struct render *r, const struct wire_ctx *w)
+{
+	struct render_context *c;
+
+	if (render_ctx_find(r, w->ctx))
+		return -EPROTO;		/* the device never reuses a live id */
+	c = render_ctx_find(r, 0);
+	if (!c)
+		return -EPROTO;
+	c->id = w->ctx;
+	c->exec = r->gpu ? r->gpu->ctx_create(r->gpu_backend, w->width, w->height) : NULL;
+	return 0;
+}
+
+static int render_submit(struct render *r, const struct wire_submit *w)
+{
+	struct render_context *c = render_ctx_find(r, w->ctx);
+	struct bmgpu_error e = { .submit = w->submit, .reason = BMGPU_ERR_HOST };
+
+	if (!c)
+		return -EPROTO;
+	if (!c->exec) {
+		/* No executor, or it could not make this context: tell the guest. */
+		render_gpu_error(r, w->ctx, &e);
+		return 0;
+	}
+	r->gpu->run(r->gpu_backend, c->exec, r, w->ctx, w->submit, w->stream, w->len);
+	return 0;
+}
+
 /* WIRE_SNAPSHOT: scanout 0 as it is now, PNG-encoded, answered at once. */
 static void render_snapshot(struct render *r, uint32_t id)
 {
@@ -206,6 +286,8 @@ int render_handle(struct render *r, const struct wire_msg *m)
 		struct wire_present present;
 		struct wire_cursor cursor;
 		struct wire_capture capture;
+		struct wire_ctx ctx;
+		struct wire_submit submit;
 		uint32_t id;
 	} u;
 	int ret;
@@ -240,6 +322,18 @@ int render_handle(struct render *r, const struct wire_msg *m)
 			return -EPROTO;
 		render_set_cursor(r, &u.cursor);
 		return 0;
+	case WIRE_CTX_CREATE:
+		return wire_parse_ctx(m, &u.ctx) ? -EPROTO : render_ctx_create(r, &u.ctx);
+	case WIRE_CTX_DESTROY: {
+		struct render_context *c;
+
+		if (wire_parse_ctx(m, &u.ctx) || !(c = render_ctx_find(r, u.ctx.ctx)))
+			return -EPROTO;
+		render_ctx_free(r, c);
+		return 0;
+	}
+	case WIRE_SUBMIT:
+		return wire_parse_submit(m, &u.submit) ? -EPROTO : render_submit(r, &u.submit);
 	case WIRE_SNAPSHOT:
 		if (wire_parse_snapshot(m, &u.id))
 			return -EPROTO;

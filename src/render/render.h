@@ -34,6 +34,30 @@ struct render_capture {
 /* Replies (WIRE_CAPTURED, WIRE_LOG) go out through this; NULL: dropped. */
 typedef void render_reply_fn(void *opaque, const uint8_t *msg, size_t len);
 
+struct render;
+
+/*
+ * The 3D executor behind the core (Vulkan: src/render/gpu3d.c). The core
+ * keeps the table of guest contexts and calls these; the executor reports
+ * what it cannot carry out with render_gpu_error() and its presented
+ * frames with render_gpu_frame(). Without one, every submit is answered
+ * with a BMGPU_ERR_HOST record, so a guest learns there is no 3D here.
+ */
+struct render_gpu_ops {
+	/* A context drawing to a @width x @height drawable; NULL on failure. */
+	void *(*ctx_create)(void *backend, uint32_t width, uint32_t height);
+	void (*ctx_destroy)(void *backend, void *ctx);
+	void (*run)(void *backend, void *ctx, struct render *r, uint32_t ctx_id, uint32_t submit,
+		    const uint8_t *stream, size_t len);
+};
+
+#define RENDER_MAX_CONTEXTS	64	/* as the device's cap */
+
+struct render_context {
+	uint32_t id;			/* 0: free */
+	void *exec;			/* the executor's context, or NULL */
+};
+
 struct render {
 	uint32_t show;			/* WIRE_SHOW_*, from WIRE_HELLO */
 	bool hello_seen;
@@ -46,6 +70,9 @@ struct render {
 	unsigned nr_captures;
 	render_reply_fn *reply;
 	void *reply_opaque;
+	const struct render_gpu_ops *gpu;	/* NULL: no 3D executor */
+	void *gpu_backend;
+	struct render_context ctx[RENDER_MAX_CONTEXTS];
 };
 
 void render_init(struct render *r, render_reply_fn *reply, void *opaque);
@@ -53,6 +80,12 @@ void render_fini(struct render *r);
 
 /* Apply one message from bmvm (or a trace). 0, -EPROTO, or -ENOMEM. */
 int render_handle(struct render *r, const struct wire_msg *m);
+
+/* Executors: a command of context @ctx_id it could not carry out (sent to bmvm). */
+void render_gpu_error(struct render *r, uint32_t ctx_id, const struct bmgpu_error *err);
+/* Executors: a frame presented by a context, which becomes scanout 0's picture. */
+void render_gpu_frame(struct render *r, const uint8_t *bgra, uint32_t width, uint32_t height,
+		      size_t stride);
 
 /* Queue a capture of frame @frame (0: the next) to @path; -ENOSPC when too many wait,
  * -ENAMETOOLONG for a path of WIRE_MAX_PATH bytes or more. */

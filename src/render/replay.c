@@ -17,6 +17,7 @@
 
 #include "gpu/capture_spec.h"
 #include "gpu/link.h"
+#include "render/gpu3d.h"
 #include "render/render.h"
 
 struct replay {
@@ -29,7 +30,18 @@ static void replay_reply(void *opaque, const uint8_t *msg, size_t len)
 	struct wire_captured c;
 	struct wire_msg m;
 
-	if (wire_parse_header(msg, len, &m) || wire_parse_captured(&m, &c))
+	if (wire_parse_header(msg, len, &m))
+		return;
+	if (m.type == WIRE_GPU_ERROR) {
+		struct wire_gpu_error ge;
+
+		if (!wire_parse_gpu_error(&m, &ge))
+			fprintf(stderr, "bmvm-replay: context %u, submit %u, offset %u: method %u "
+				"failed on this host (reason %u)\n", ge.ctx, ge.err.submit,
+				ge.err.offset, ge.err.method, ge.err.reason);
+		return;
+	}
+	if (wire_parse_captured(&m, &c))
 		return;
 	if (c.status) {
 		fprintf(stderr, "bmvm-replay: cannot write %s: %s\n", c.path, strerror(-c.status));
@@ -136,6 +148,7 @@ int main(int argc, char **argv)
 	struct capture_spec spec = { 0 };
 	struct replay rp = { 0 };
 	struct render r;
+	struct gpu3d *g3;
 	struct errbuf err;
 	bool realtime = false;
 	uint64_t presented;
@@ -181,6 +194,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	render_init(&r, replay_reply, &rp);
+	g3 = gpu3d_create();
+	gpu3d_attach(g3, &r);
 	for (unsigned i = 0; i < spec.count; i++) {
 		char path[WIRE_MAX_PATH];
 
@@ -192,7 +207,8 @@ int main(int argc, char **argv)
 	}
 	ret = replay_file(fd, &r, realtime, &presented);
 	close(fd);
-	render_fini(&r);
+	render_fini(&r);		/* its contexts first, then the executor */
+	gpu3d_fini(g3);
 	printf("bmvm-replay: %llu frames replayed\n", (unsigned long long)presented);
 	if (rp.captured < spec.count) {
 		fprintf(stderr, "bmvm-replay: the trace has %llu frames; %u captures not written\n",

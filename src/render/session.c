@@ -60,7 +60,7 @@ void session_fini(struct session *s)
 static bool session_shows(uint32_t type)
 {
 	return type == WIRE_HELLO || type == WIRE_SCANOUT || type == WIRE_PRESENT ||
-	       type == WIRE_CURSOR;
+	       type == WIRE_CURSOR || type == WIRE_SUBMIT;	/* a submit may present */
 }
 
 int session_next(struct session *s)

@@ -37,6 +37,15 @@ virtio_create_fn virtio_tablet_create;
 virtio_create_fn virtio_balloon_create;
 virtio_create_fn virtio_gpu_create;	/* @arg: NULL or "WIDTHxHEIGHT" of scanout 0 */
 
+struct bmgpu_error;
+/*
+ * Any thread: an error record for GPU context @ctx that the renderer found
+ * (a shader that does not validate, a host failure), written to the
+ * context's status page like the device's own. 0, or -ENOENT when the
+ * context is gone.
+ */
+int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error *err);
+
 /* An input event in evdev terms (linux/input-event-codes.h), as virtio-input carries it. */
 struct virtio_input_event {
 	uint16_t type;

@@ -34,6 +34,7 @@
  * Everything happens before the response, so a fenced SUBMIT_3D has been
  * checked, and its records written, when the driver sees the answer.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,8 @@ static uint32_t gpu_ctx_create(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	c->stream.blob_opaque = c;
 	g->three_d.ctx[slot] = c;
 	if (g->display && g->display->ops->ctx_create)
-		gpu_display_result(g, g->display->ops->ctx_create(g->display->opaque, c->id));
+		gpu_display_result(g, g->display->ops->ctx_create(g->display->opaque, c->id,
+								  g->width, g->height));
 	return RESP_OK_NODATA;
 }
 
@@ -504,6 +506,43 @@ static void report_errors(struct virtio_gpu *g, struct gpu_context *c)
 	}
 }
 
+/* A record from the renderer, for virtio_gpu_report(), under the work lock. */
+struct renderer_record {
+	uint32_t ctx;
+	const struct bmgpu_error *err;
+	int ret;
+};
+
+static void report_locked(struct virtio_dev *vdev, void *arg)
+{
+	struct virtio_gpu *g = (struct virtio_gpu *)vdev;
+	struct renderer_record *r = arg;
+	struct gpu_context *c = ctx_find(g, r->ctx);
+	const struct gpu_resource *res;
+
+	/* The context may be gone by the time the renderer's word arrives. */
+	if (!c) {
+		r->ret = -ENOENT;
+		return;
+	}
+	if (g->verbose)
+		log_error(g, c, r->err);
+	res = status_res(c);
+	if (res)
+		status_record(c, res, r->err);
+	else
+		c->dropped++;
+	r->ret = 0;
+}
+
+int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error *err)
+{
+	struct renderer_record r = { .ctx = ctx, .err = err, .ret = -ENOENT };
+
+	virtio_with_work_lock((struct virtio_dev *)dev, report_locked, &r);
+	return r.ret;
+}
+
 static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 {
 	struct gpu_3d *t = &g->three_d;
@@ -529,8 +568,8 @@ static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	report_errors(g, c);
 	status_counts(c);
 	if (out_len && g->display && g->display->ops->submit)
-		gpu_display_result(g, g->display->ops->submit(g->display->opaque, c->id, t->out,
-							      out_len));
+		gpu_display_result(g, g->display->ops->submit(g->display->opaque, c->id,
+							      c->stream.submits, t->out, out_len));
 	return RESP_OK_NODATA;
 }
 

@@ -108,10 +108,12 @@ static bool fd_ctx_live(struct fuzz_display *f, uint32_t ctx)
 	return ctx < 8 && (f->ctx_live & 1u << ctx);
 }
 
-static int fd_ctx_create(void *opaque, uint32_t ctx)
+static int fd_ctx_create(void *opaque, uint32_t ctx, uint32_t width, uint32_t height)
 {
 	struct fuzz_display *f = opaque;
 
+	if (width < 16 || height < 16)
+		abort();	/* the drawable is scanout 0's mode */
 	if (fd_ctx_live(f, ctx) || !ctx)
 		abort();
 	if (ctx < 8)
@@ -131,11 +133,14 @@ static int fd_ctx_destroy(void *opaque, uint32_t ctx)
 }
 
 /* A checked stream: whole commands, every byte of them readable. */
-static int fd_submit(void *opaque, uint32_t ctx, const void *stream, size_t len)
+static int fd_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *stream,
+		     size_t len)
 {
 	struct fuzz_display *f = opaque;
 	const uint8_t *p = stream;
 
+	if (submit == 0)
+		abort();	/* numbered from 1, as error records name them */
 	if ((ctx < 8 && !fd_ctx_live(f, ctx)) || !len || len % 4)
 		abort();
 	for (size_t pos = 0; pos < len;) {

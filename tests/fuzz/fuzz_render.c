@@ -21,11 +21,13 @@ static void drop_reply(void *opaque, const uint8_t *msg, size_t len)
 	struct wire_msg m;
 	struct wire_captured c;
 	struct wire_snapshot_done d;
+	struct wire_gpu_error g;
 
 	(void)opaque;
 	/* A reply the renderer makes must itself parse. */
 	if (wire_parse_header(msg, len, &m) ||
-	    (wire_parse_captured(&m, &c) && wire_parse_snapshot_done(&m, &d)))
+	    (wire_parse_captured(&m, &c) && wire_parse_snapshot_done(&m, &d) &&
+	     wire_parse_gpu_error(&m, &g)))
 		__builtin_trap();
 }
 
@@ -33,11 +35,13 @@ static void decode_as_reply(const struct wire_msg *m)
 {
 	struct wire_captured c;
 	struct wire_snapshot_done d;
+	struct wire_gpu_error g;
 	struct wire_input in;
 	char line[64];
 
 	wire_parse_captured(m, &c);
 	wire_parse_snapshot_done(m, &d);
+	wire_parse_gpu_error(m, &g);
 	wire_parse_input(m, &in);
 	wire_parse_log(m, line, sizeof(line));
 }

@@ -437,9 +437,23 @@ static void test_render_cursor_composited(void **state)
 struct events {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned captured, lost;
+	unsigned captured, lost, gpu_errors;
 	struct wire_captured last;
+	uint32_t error_ctx;
+	struct bmgpu_error error;
 };
+
+static void ev_gpu_error(void *opaque, uint32_t ctx, const struct bmgpu_error *err)
+{
+	struct events *e = opaque;
+
+	pthread_mutex_lock(&e->lock);
+	e->error_ctx = ctx;
+	e->error = *err;
+	e->gpu_errors++;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
 
 static void ev_captured(void *opaque, const struct wire_captured *c)
 {
@@ -472,7 +486,8 @@ static bool wait_for(struct events *e, unsigned *counter, unsigned want)
 static struct gpu_link *open_link(struct events *e, const char *renderer, const char *trace)
 {
 	struct gpu_link_config lc = { .renderer = renderer, .trace_path = trace };
-	struct gpu_link_events ev = { .opaque = e, .captured = ev_captured, .lost = ev_lost };
+	struct gpu_link_events ev = { .opaque = e, .captured = ev_captured, .lost = ev_lost,
+				      .gpu_error = ev_gpu_error };
 	struct gpu_link *l = NULL;
 	struct errbuf err;
 
@@ -652,6 +667,71 @@ static void test_wire_snapshot(void **state)
 	assert_null(done.png);
 }
 
+/*
+ * The 3D path over the link: contexts and submits reach the renderer, which
+ * answers. Here it finds no Vulkan driver (tests/unit/test_render_vk.c runs
+ * the same path with lavapipe and checks the picture).
+ */
+static void test_link_submit_without_vulkan(void **state)
+{
+	static const uint32_t present[] = { BMGPU_PRESENT | 1u << 16 };
+	struct events e;
+	struct gpu_link *l;
+	struct gpu_display *d;
+
+	(void)state;
+	setenv("VK_ICD_FILENAMES", "/nonexistent/icd.json", 1);
+	l = open_link(&e, NULL, NULL);
+	unsetenv("VK_ICD_FILENAMES");
+	d = gpu_link_display(l);
+	assert_int_equal(d->ops->ctx_create(d->opaque, 7, 64, 48), 0);
+	assert_int_equal(d->ops->submit(d->opaque, 7, 3, present, sizeof(present)), 0);
+	/* No executor here: the guest hears so, for that very submit. */
+	assert_true(wait_for(&e, &e.gpu_errors, 1));
+	assert_int_equal(e.error_ctx, 7);
+	assert_int_equal(e.error.submit, 3);
+	assert_int_equal(e.error.reason, BMGPU_ERR_HOST);
+	assert_int_equal(d->ops->ctx_destroy(d->opaque, 7), 0);
+	/* A submit for a context the renderer does not know breaks the protocol. */
+	assert_int_equal(d->ops->submit(d->opaque, 7, 4, present, sizeof(present)), 0);
+	assert_true(wait_for(&e, &e.lost, 1));
+	gpu_link_close(l);
+}
+
+static void test_wire_3d(void **state)
+{
+	static uint8_t buf[WIRE_HDR_SIZE + 8 + WIRE_MAX_STREAM + 4];
+	static const uint32_t words[] = { BMGPU_NOP | 2u << 16, 0 };
+	struct bmgpu_error err = { 2, 16, BMGPU_DRAW, BMGPU_ERR_BOUNDS, 8 };
+	struct wire_gpu_error ge;
+	struct wire_submit sub;
+	struct wire_ctx ctx;
+	struct wire_msg m;
+
+	(void)state;
+	m = msg_of(buf, wire_put_ctx_create(buf, sizeof(buf), 9, 640, 480));
+	assert_int_equal(wire_parse_ctx(&m, &ctx), 0);
+	assert_int_equal(ctx.height, 480);
+	m = msg_of(buf, wire_put_ctx_create(buf, sizeof(buf), 9, 0, 480));
+	assert_int_equal(wire_parse_ctx(&m, &ctx), -EPROTO);
+	m = msg_of(buf, wire_put_ctx_destroy(buf, sizeof(buf), 0));
+	assert_int_equal(wire_parse_ctx(&m, &ctx), -EPROTO);
+	m = msg_of(buf, wire_put_submit(buf, sizeof(buf), 9, 1, words, sizeof(words)));
+	assert_int_equal(wire_parse_submit(&m, &sub), 0);
+	assert_int_equal(sub.len, sizeof(words));
+	assert_memory_equal(sub.stream, words, sizeof(words));
+	m = msg_of(buf, wire_put_submit(buf, sizeof(buf), 9, 1, words, 6));
+	assert_int_equal(wire_parse_submit(&m, &sub), -EPROTO);	/* not whole words */
+	assert_int_equal(wire_put_submit(buf, sizeof(buf), 9, 1, buf, WIRE_MAX_STREAM + 4), 0);
+	m = msg_of(buf, wire_put_gpu_error(buf, sizeof(buf), 9, &err));
+	assert_int_equal(wire_parse_gpu_error(&m, &ge), 0);
+	assert_int_equal(ge.ctx, 9);
+	assert_memory_equal(&ge.err, &err, sizeof(err));
+	err.reason = BMGPU_ERR_COUNT;
+	m = msg_of(buf, wire_put_gpu_error(buf, sizeof(buf), 9, &err));
+	assert_int_equal(wire_parse_gpu_error(&m, &ge), -EPROTO);
+}
+
 static void test_link_bad_renderers(void **state)
 {
 	struct gpu_link_config lc = { .renderer = "unix:/nonexistent/sock" };
@@ -688,6 +768,8 @@ int main(void)
 		cmocka_unit_test(test_link_renderer_death_is_reported),
 		cmocka_unit_test(test_link_snapshot),
 		cmocka_unit_test(test_wire_snapshot),
+		cmocka_unit_test(test_link_submit_without_vulkan),
+		cmocka_unit_test(test_wire_3d),
 		cmocka_unit_test(test_link_bad_renderers),
 	};
 

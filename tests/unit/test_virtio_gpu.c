@@ -96,6 +96,7 @@ struct rec {
 	uint8_t cursor_px[GPU_CURSOR_SIZE * GPU_CURSOR_SIZE * 4];
 	unsigned ctx_creates, ctx_destroys, submits;
 	uint32_t ctx_created, ctx_destroyed, submit_ctx;	/* the last of each */
+	uint32_t submit_no;		/* the last submit's number in its context */
 	uint8_t *stream;		/* the last submit's */
 	size_t stream_len;
 };
@@ -162,8 +163,10 @@ static int rec_ctx(void *opaque, uint32_t ctx, bool create)
 	return r->fail;
 }
 
-static int rec_ctx_create(void *opaque, uint32_t ctx)
+static int rec_ctx_create(void *opaque, uint32_t ctx, uint32_t width, uint32_t height)
 {
+	/* The drawable is scanout 0's mode: never empty. */
+	assert_true(width >= 16 && height >= 16);
 	return rec_ctx(opaque, ctx, true);
 }
 
@@ -172,12 +175,14 @@ static int rec_ctx_destroy(void *opaque, uint32_t ctx)
 	return rec_ctx(opaque, ctx, false);
 }
 
-static int rec_submit(void *opaque, uint32_t ctx, const void *stream, size_t len)
+static int rec_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *stream,
+		      size_t len)
 {
 	struct rec *r = opaque;
 
 	pthread_mutex_lock(&r->lock);
 	r->submits++;
+	r->submit_no = submit;
 	r->submit_ctx = ctx;
 	free(r->stream);
 	r->stream = malloc(len);
@@ -1700,6 +1705,7 @@ static void test_submit_triangle(void **state)
 	assert_int_equal(submit(t, 5, &s), OK_NODATA);
 	assert_int_equal(t->rec.submits, 1);
 	assert_int_equal(t->rec.submit_ctx, 5);
+	assert_int_equal(t->rec.submit_no, 1);
 	assert_int_equal(t->rec.stream_len, s.len);
 	assert_memory_equal(t->rec.stream, s.w, s.len);
 	/* The context remembers: the same frame again fails to re-create handles 1..4. */

@@ -282,6 +282,8 @@ static int create_virtio_devices(struct vm *vm, struct errbuf *err)
 			vm->machine->keyboard = dev;
 		else if (c->vdev[i].kind == VDEV_TABLET)
 			vm->machine->tablet = dev;
+		else if (c->vdev[i].kind == VDEV_GPU)
+			vm->machine->gpu = dev;
 		ret = add_device(vm->machine, dev, err);
 		if (ret)
 			return ret;
@@ -596,6 +598,11 @@ int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *e
 	struct device *dev = tablet ? vm->machine->tablet : vm->machine->keyboard;
 
 	return dev ? virtio_input_inject(dev, ev, n) : -ENODEV;
+}
+
+int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *err)
+{
+	return vm->machine->gpu ? virtio_gpu_report(vm->machine->gpu, ctx, err) : -ENODEV;
 }
 
 void machine_kick(struct vm *vm)

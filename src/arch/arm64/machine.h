@@ -43,6 +43,7 @@
 #define ARM64_MAX_DEVICES	(4 + ARM64_VIRTIO_SLOTS)
 
 struct vm;
+struct bmgpu_error;
 
 struct machine {
 	struct load_plan kernel;
@@ -56,6 +57,7 @@ struct machine {
 	struct device *console;		/* the PL011 that stdin feeds */
 	struct device *gpio;		/* the PL061 with the power button */
 	struct device *keyboard, *tablet;	/* virtio-input, or NULL */
+	struct device *gpu;			/* virtio-gpu, or NULL */
 	struct psci_cpus psci;		/* PSCI in bmvm, for accelerators that trap HVC */
 	bool psci_ready;
 };
@@ -92,6 +94,9 @@ void machine_bind_devices(struct vm *vm);
 struct virtio_input_event;
 /* Any thread: inject input events into the keyboard or the tablet. -ENODEV: none. */
 int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n);
+
+/* An error record the renderer found for GPU context @ctx: to its status page. */
+int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *err);
 
 /* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
 void machine_kick(struct vm *vm);
