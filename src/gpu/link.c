@@ -79,7 +79,7 @@ static uint64_t link_elapsed_ns(const struct gpu_link *l)
 }
 
 /* A trace that cannot be written is closed with one line; the run goes on. */
-static void link_trace(struct gpu_link *l, size_t len)
+static void link_trace(struct gpu_link *l, const uint8_t *msg, size_t len)
 {
 	uint8_t ts[GPU_TRACE_REC_SIZE];
 	uint64_t ns = link_elapsed_ns(l);
@@ -88,7 +88,7 @@ static void link_trace(struct gpu_link *l, size_t len)
 		return;
 	for (int i = 0; i < 8; i++)
 		ts[i] = (uint8_t)(ns >> (8 * i));
-	if (wire_write(l->trace_fd, ts, sizeof(ts)) || wire_write(l->trace_fd, l->out, len)) {
+	if (wire_write(l->trace_fd, ts, sizeof(ts)) || wire_write(l->trace_fd, msg, len)) {
 		fprintf(stderr, "bmvm: --gpu-trace: cannot write the trace: %s; tracing stops\n",
 			strerror(errno));
 		close(l->trace_fd);
@@ -96,33 +96,38 @@ static void link_trace(struct gpu_link *l, size_t len)
 	}
 }
 
-/* Send the @len bytes built in l->out; write_lock held. */
-static int link_send(struct gpu_link *l, size_t len)
+/* Send @len bytes of one message (0: it did not fit where it was built); write_lock held. */
+static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
 {
 	int ret;
 
 	if (!len)
 		return -EINVAL;
-	link_trace(l, len);
+	link_trace(l, msg, len);
 	if (l->dead)
 		return -EPIPE;
-	ret = wire_write(l->fd, l->out, len);
+	ret = wire_write(l->fd, msg, len);
 	if (ret)
 		l->dead = true;
 	return ret;
 }
 
-static int link_scanout(void *opaque, unsigned id, uint32_t width, uint32_t height)
+/* Any thread: send a small message built by the caller. */
+static int link_send_small(struct gpu_link *l, const uint8_t *msg, size_t len)
 {
-	struct gpu_link *l = opaque;
 	int ret;
 
 	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, 64);
-	if (!ret)
-		ret = link_send(l, wire_put_scanout(l->out, l->out_cap, id, width, height));
+	ret = link_send(l, msg, len);
 	pthread_mutex_unlock(&l->write_lock);
 	return ret;
+}
+
+static int link_scanout(void *opaque, unsigned id, uint32_t width, uint32_t height)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 12];
+
+	return link_send_small(opaque, msg, wire_put_scanout(msg, sizeof(msg), id, width, height));
 }
 
 static int link_present(void *opaque, unsigned id, const struct gpu_rect *r, const void *pixels,
@@ -137,7 +142,7 @@ static int link_present(void *opaque, unsigned id, const struct gpu_rect *r, con
 	pthread_mutex_lock(&l->write_lock);
 	ret = link_grow(l, size);
 	if (!ret)
-		ret = link_send(l, wire_put_present(l->out, l->out_cap, id, r, pixels, stride));
+		ret = link_send(l, l->out, wire_put_present(l->out, l->out_cap, id, r, pixels, stride));
 	pthread_mutex_unlock(&l->write_lock);
 	return ret;
 }
@@ -150,35 +155,24 @@ static int link_cursor(void *opaque, const struct gpu_cursor *c)
 	pthread_mutex_lock(&l->write_lock);
 	ret = link_grow(l, wire_cursor_size(c));
 	if (!ret)
-		ret = link_send(l, wire_put_cursor(l->out, l->out_cap, c));
+		ret = link_send(l, l->out, wire_put_cursor(l->out, l->out_cap, c));
 	pthread_mutex_unlock(&l->write_lock);
 	return ret;
 }
 
 static int link_ctx_create(void *opaque, uint32_t ctx, uint32_t width, uint32_t height)
 {
-	struct gpu_link *l = opaque;
-	int ret;
+	uint8_t msg[WIRE_HDR_SIZE + 12];
 
-	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, 64);
-	if (!ret)
-		ret = link_send(l, wire_put_ctx_create(l->out, l->out_cap, ctx, width, height));
-	pthread_mutex_unlock(&l->write_lock);
-	return ret;
+	return link_send_small(opaque, msg, wire_put_ctx_create(msg, sizeof(msg), ctx, width,
+								 height));
 }
 
 static int link_ctx_destroy(void *opaque, uint32_t ctx)
 {
-	struct gpu_link *l = opaque;
-	int ret;
+	uint8_t msg[WIRE_HDR_SIZE + 4];
 
-	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, 64);
-	if (!ret)
-		ret = link_send(l, wire_put_ctx_destroy(l->out, l->out_cap, ctx));
-	pthread_mutex_unlock(&l->write_lock);
-	return ret;
+	return link_send_small(opaque, msg, wire_put_ctx_destroy(msg, sizeof(msg), ctx));
 }
 
 static int link_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *stream,
@@ -192,7 +186,7 @@ static int link_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *
 	pthread_mutex_lock(&l->write_lock);
 	ret = link_grow(l, WIRE_HDR_SIZE + 8 + len);
 	if (!ret)
-		ret = link_send(l, wire_put_submit(l->out, l->out_cap, ctx, submit, stream, len));
+		ret = link_send(l, l->out, wire_put_submit(l->out, l->out_cap, ctx, submit, stream, len));
 	pthread_mutex_unlock(&l->write_lock);
 	return ret;
 }
@@ -213,30 +207,14 @@ struct gpu_display *gpu_link_display(struct gpu_link *l)
 
 int gpu_link_capture(struct gpu_link *l, uint32_t frame, const char *path)
 {
-	int ret;
+	uint8_t msg[WIRE_HDR_SIZE + 4 + WIRE_MAX_PATH];
 
-	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, WIRE_HDR_SIZE + 4 + WIRE_MAX_PATH);
-	if (!ret)
-		ret = link_send(l, wire_put_capture(l->out, l->out_cap, frame, path));
-	pthread_mutex_unlock(&l->write_lock);
-	return ret;
-}
-
-static int link_send_snapshot(struct gpu_link *l, uint32_t id)
-{
-	int ret;
-
-	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, 64);
-	if (!ret)
-		ret = link_send(l, wire_put_snapshot(l->out, l->out_cap, id));
-	pthread_mutex_unlock(&l->write_lock);
-	return ret;
+	return link_send_small(l, msg, wire_put_capture(msg, sizeof(msg), frame, path));
 }
 
 int gpu_link_snapshot(struct gpu_link *l, void **png, size_t *len, unsigned timeout_ms)
 {
+	uint8_t msg[WIRE_HDR_SIZE + 4];
 	struct timespec t;
 	int ret;
 
@@ -250,7 +228,7 @@ int gpu_link_snapshot(struct gpu_link *l, void **png, size_t *len, unsigned time
 	l->snap_done = false;
 	pthread_mutex_unlock(&l->snap_state);
 
-	ret = link_send_snapshot(l, l->snap_id);
+	ret = link_send_small(l, msg, wire_put_snapshot(msg, sizeof(msg), l->snap_id));
 	clock_gettime(CLOCK_REALTIME, &t);
 	t.tv_sec += timeout_ms / 1000;
 	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
@@ -586,23 +564,12 @@ static int link_open_trace(struct gpu_link *l, const char *path, struct errbuf *
 	return 0;
 }
 
-static int link_hello(struct gpu_link *l, uint32_t show)
-{
-	int ret;
-
-	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, 64);
-	if (!ret)
-		ret = link_send(l, wire_put_hello(l->out, l->out_cap, show));
-	pthread_mutex_unlock(&l->write_lock);
-	return ret;
-}
-
 int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,
 		  struct gpu_link **link, struct errbuf *err)
 {
 	struct gpu_link *l = calloc(1, sizeof(*l));
 	const char *r = config->renderer;
+	uint8_t hello[WIRE_HDR_SIZE + 12];
 	int ret;
 
 	if (!l)
@@ -625,7 +592,7 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 		ret = link_open_device(l, r, err);
 	if (!ret && config->trace_path)
 		ret = link_open_trace(l, config->trace_path, err);
-	if (!ret && link_hello(l, config->show))
+	if (!ret && link_send_small(l, hello, wire_put_hello(hello, sizeof(hello), config->show)))
 		ret = err_set(err, EPIPE, "the renderer closed the connection at once");
 	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || fcntl(l->fd, F_SETFL, O_NONBLOCK)))
 		ret = err_set(err, errno, "cannot set up the renderer link: %s", strerror(errno));
