@@ -68,6 +68,7 @@ static const char usage_text[] =
 "                       closing it acts as SIGTERM (see --stop-timeout)\n"
 "  --headless           render offscreen (captures, SIGUSR1, the API)\n"
 "  --capture N PATH     write frame N of the display to PATH (PNG), then exit\n"
+"                       (status 1 if it failed or the guest stopped first)\n"
 "  --capture N,M,... PREFIX\n"
 "                       write frames N, M, ... to PREFIX-NNN.png; exit after\n"
 "                       the last. SIGUSR1 captures the next frame to\n"

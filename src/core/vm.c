@@ -683,6 +683,7 @@ static int vm_execute(struct vm *vm)
 	vm_request_stop(vm, vm->exit_status);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(vm->cpu[i].thread, NULL);
+	vm_gpu_finish(vm);
 	vm_api_stop(vm);
 	vm_gpu_input_open(vm, false);	/* before the devices go */
 	if (sig_started) {

@@ -138,6 +138,46 @@ int vm_gpu_start(struct vm *vm)
 	return gpu_request_captures(vm);
 }
 
+static bool gpu_captures_pending(struct vm *vm)
+{
+	return vm->gpu_captures_done < vm->config->capture.count + vm->gpu_usr1_sent;
+}
+
+/* The first --capture frame beyond the @frames the renderer showed. */
+static uint32_t gpu_first_missing(const struct capture_spec *spec, uint32_t frames)
+{
+	for (unsigned i = 0; i < spec->count; i++)
+		if (spec->frame[i] > frames)
+			return spec->frame[i];
+	return 0;
+}
+
+/*
+ * A guest presents without waiting for the renderer, so its last frames
+ * may still be queued on the link when it powers off. A stop for any other
+ * reason (a signal, --timeout) is not held up.
+ */
+void vm_gpu_finish(struct vm *vm)
+{
+	const struct capture_spec *spec = &vm->config->capture;
+	uint32_t frames = 0;
+	int ret;
+
+	if (!vm->gpu_link || !spec->count || !gpu_captures_pending(vm) || vm->exit_status)
+		return;
+	ret = gpu_link_sync(vm->gpu_link, &frames, 30000);
+	if (ret)
+		vm_error(vm, "--capture: the renderer did not finish its captures: %s",
+			 strerror(-ret));
+	else if (gpu_captures_pending(vm))
+		vm_error(vm, "--capture: the guest stopped after %u frames; frame %u never came",
+			 frames, gpu_first_missing(spec, frames));
+	pthread_mutex_lock(&vm->lock);
+	if (ret || gpu_captures_pending(vm) || vm->gpu_capture_failed)
+		vm->exit_status = 1;
+	pthread_mutex_unlock(&vm->lock);
+}
+
 void vm_gpu_stop(struct vm *vm)
 {
 	gpu_link_close(vm->gpu_link);

@@ -16,6 +16,12 @@ struct gpu_display;
 
 /* Before the devices: start the renderer if needed. 0, or -1 (reported). */
 int vm_gpu_start(struct vm *vm);
+/*
+ * The guest has stopped (the vCPUs are gone): wait for --capture frames it
+ * presented that are still on their way through the renderer, and name the
+ * frames it never drew. Either failure turns a clean exit status into 1.
+ */
+void vm_gpu_finish(struct vm *vm);
 /* After the devices are gone: close the link, reap a spawned renderer. */
 void vm_gpu_stop(struct vm *vm);
 

@@ -41,16 +41,21 @@ struct gpu_link {
 	int quit_fd[2];			/* a pipe: written to end the reader */
 	_Atomic bool closing;		/* gpu_link_close(): the renderer's end is expected */
 
-	/* One snapshot request at a time (gpu_link_snapshot), answered by the reader. */
-	pthread_mutex_t snap_lock;	/* held across a whole request */
-	pthread_mutex_t snap_state;	/* guards the fields below */
-	pthread_cond_t snap_cond;
-	uint32_t snap_seq;		/* the last request's id */
-	uint32_t snap_id;		/* the request waiting, or 0 */
-	bool snap_done;
-	int snap_status;
-	void *snap_png;
-	size_t snap_len;
+	/*
+	 * One round trip at a time (a snapshot or a sync), answered by the
+	 * reader. The renderer handles messages in order, so an answer also
+	 * says that everything sent before the request has been done.
+	 */
+	pthread_mutex_t req_lock;	/* held across a whole request */
+	pthread_mutex_t req_state;	/* guards the fields below */
+	pthread_cond_t req_cond;
+	uint32_t req_seq;		/* the last request's id */
+	uint32_t req_id;		/* the request waiting, or 0 */
+	bool req_done;
+	int req_status;
+	void *req_png;			/* a snapshot's answer */
+	size_t req_len;
+	uint32_t req_frames;		/* a sync's answer */
 };
 
 /* ---- sending -------------------------------------------------------------- */
@@ -212,23 +217,23 @@ int gpu_link_capture(struct gpu_link *l, uint32_t frame, const char *path)
 	return link_send_small(l, msg, wire_put_capture(msg, sizeof(msg), frame, path));
 }
 
-int gpu_link_snapshot(struct gpu_link *l, void **png, size_t *len, unsigned timeout_ms)
+/* Send the request @put builds with a fresh id and wait for its answer; req_lock held. */
+static int link_request(struct gpu_link *l, size_t (*put)(uint8_t *, size_t, uint32_t),
+			unsigned timeout_ms)
 {
 	uint8_t msg[WIRE_HDR_SIZE + 4];
 	struct timespec t;
 	int ret;
 
-	*png = NULL;
-	*len = 0;
-	pthread_mutex_lock(&l->snap_lock);
-	pthread_mutex_lock(&l->snap_state);
-	if (++l->snap_seq == 0)
-		l->snap_seq = 1;		/* 0 means no request */
-	l->snap_id = l->snap_seq;
-	l->snap_done = false;
-	pthread_mutex_unlock(&l->snap_state);
+	pthread_mutex_lock(&l->req_state);
+	if (++l->req_seq == 0)
+		l->req_seq = 1;		/* 0 means no request */
+	l->req_id = l->req_seq;
+	l->req_done = false;
+	l->req_png = NULL;
+	pthread_mutex_unlock(&l->req_state);
 
-	ret = link_send_small(l, msg, wire_put_snapshot(msg, sizeof(msg), l->snap_id));
+	ret = link_send_small(l, msg, put(msg, sizeof(msg), l->req_id));
 	clock_gettime(CLOCK_REALTIME, &t);
 	t.tv_sec += timeout_ms / 1000;
 	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
@@ -236,47 +241,62 @@ int gpu_link_snapshot(struct gpu_link *l, void **png, size_t *len, unsigned time
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000;
 	}
-	pthread_mutex_lock(&l->snap_state);
-	while (!ret && !l->snap_done)
-		if (pthread_cond_timedwait(&l->snap_cond, &l->snap_state, &t) == ETIMEDOUT)
+	pthread_mutex_lock(&l->req_state);
+	while (!ret && !l->req_done)
+		if (pthread_cond_timedwait(&l->req_cond, &l->req_state, &t) == ETIMEDOUT)
 			ret = -ETIMEDOUT;
-	if (!ret && l->snap_done) {
-		ret = l->snap_status;
-		*png = l->snap_png;
-		*len = l->snap_len;
-	} else if (l->snap_done) {
-		free(l->snap_png);	/* it came just too late */
-	}
-	l->snap_png = NULL;
-	l->snap_id = 0;
-	pthread_mutex_unlock(&l->snap_state);
-	pthread_mutex_unlock(&l->snap_lock);
+	if (!ret)
+		ret = l->req_status;
+	else
+		free(l->req_png);	/* none came, or it came just too late */
+	l->req_id = 0;
+	pthread_mutex_unlock(&l->req_state);
+	return ret;
+}
+
+int gpu_link_snapshot(struct gpu_link *l, void **png, size_t *len, unsigned timeout_ms)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->req_lock);
+	ret = link_request(l, wire_put_snapshot, timeout_ms);
+	*png = ret ? NULL : l->req_png;
+	*len = ret ? 0 : l->req_len;
+	pthread_mutex_unlock(&l->req_lock);
+	return ret;
+}
+
+int gpu_link_sync(struct gpu_link *l, uint32_t *frames, unsigned timeout_ms)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->req_lock);
+	ret = link_request(l, wire_put_sync, timeout_ms);
+	*frames = l->req_frames;
+	pthread_mutex_unlock(&l->req_lock);
 	return ret;
 }
 
 /* ---- receiving ------------------------------------------------------------ */
 
-/* The answer to a snapshot request; one nobody waits for any more is dropped. */
-static int link_snapshot_done(struct gpu_link *l, const struct wire_msg *m)
+/* The answer to the request waiting; one nobody waits for any more is dropped. */
+static void link_request_done(struct gpu_link *l, uint32_t id, int status, const void *png,
+			      size_t png_len, uint32_t frames)
 {
-	struct wire_snapshot_done d;
-
-	if (wire_parse_snapshot_done(m, &d))
-		return -EPROTO;
-	pthread_mutex_lock(&l->snap_state);
-	if (d.id == l->snap_id && !l->snap_done) {
-		l->snap_status = d.status;
-		l->snap_len = d.png_len;
-		l->snap_png = d.png_len ? malloc(d.png_len) : NULL;
-		if (d.png_len && !l->snap_png)
-			l->snap_status = -ENOMEM;
-		else if (d.png_len)
-			memcpy(l->snap_png, d.png, d.png_len);
-		l->snap_done = true;
-		pthread_cond_broadcast(&l->snap_cond);
+	pthread_mutex_lock(&l->req_state);
+	if (id == l->req_id && !l->req_done) {
+		l->req_status = status;
+		l->req_frames = frames;
+		l->req_len = png_len;
+		l->req_png = png_len ? malloc(png_len) : NULL;
+		if (png_len && !l->req_png)
+			l->req_status = -ENOMEM;
+		else if (png_len)
+			memcpy(l->req_png, png, png_len);
+		l->req_done = true;
+		pthread_cond_broadcast(&l->req_cond);
 	}
-	pthread_mutex_unlock(&l->snap_state);
-	return 0;
+	pthread_mutex_unlock(&l->req_state);
 }
 
 static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
@@ -311,8 +331,22 @@ static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 		if (ev->close)
 			ev->close(ev->opaque);
 		return 0;
-	case WIRE_SNAPSHOT_DONE:
-		return link_snapshot_done(l, m);
+	case WIRE_SNAPSHOT_DONE: {
+		struct wire_snapshot_done d;
+
+		if (wire_parse_snapshot_done(m, &d))
+			return -EPROTO;
+		link_request_done(l, d.id, d.status, d.png, d.png_len, 0);
+		return 0;
+	}
+	case WIRE_SYNC_DONE: {
+		uint32_t id, frames;
+
+		if (wire_parse_sync_done(m, &id, &frames))
+			return -EPROTO;
+		link_request_done(l, id, 0, NULL, 0, frames);
+		return 0;
+	}
 	case WIRE_GPU_ERROR: {
 		struct wire_gpu_error ge;
 
@@ -375,16 +409,16 @@ static int link_room(uint8_t **buf, size_t *cap, size_t len)
 	return 0;
 }
 
-/* The renderer is gone: a snapshot request waiting would wait forever. */
-static void link_snapshot_fail(struct gpu_link *l)
+/* The renderer is gone: a request waiting would wait forever. */
+static void link_request_fail(struct gpu_link *l)
 {
-	pthread_mutex_lock(&l->snap_state);
-	if (l->snap_id && !l->snap_done) {
-		l->snap_status = -EPIPE;
-		l->snap_done = true;
-		pthread_cond_broadcast(&l->snap_cond);
+	pthread_mutex_lock(&l->req_state);
+	if (l->req_id && !l->req_done) {
+		l->req_status = -EPIPE;
+		l->req_done = true;
+		pthread_cond_broadcast(&l->req_cond);
 	}
-	pthread_mutex_unlock(&l->snap_state);
+	pthread_mutex_unlock(&l->req_state);
 }
 
 /*
@@ -434,7 +468,7 @@ static void *link_reader(void *arg)
 	pthread_mutex_lock(&l->write_lock);
 	l->dead = true;
 	pthread_mutex_unlock(&l->write_lock);
-	link_snapshot_fail(l);
+	link_request_fail(l);
 	/* A spawned renderer exits when we close: that is no loss to report. */
 	if (why && l->events.lost && !l->closing)
 		l->events.lost(l->events.opaque, why);
@@ -579,9 +613,9 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 	l->events = *events;
 	l->display = (struct gpu_display){ .ops = &link_display_ops, .opaque = l };
 	pthread_mutex_init(&l->write_lock, NULL);
-	pthread_mutex_init(&l->snap_lock, NULL);
-	pthread_mutex_init(&l->snap_state, NULL);
-	pthread_cond_init(&l->snap_cond, NULL);
+	pthread_mutex_init(&l->req_lock, NULL);
+	pthread_mutex_init(&l->req_state, NULL);
+	pthread_cond_init(&l->req_cond, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &l->t0);
 
 	if (!r)
@@ -645,9 +679,9 @@ void gpu_link_close(struct gpu_link *l)
 	if (l->trace_fd >= 0)
 		close(l->trace_fd);
 	pthread_mutex_destroy(&l->write_lock);
-	pthread_mutex_destroy(&l->snap_lock);
-	pthread_mutex_destroy(&l->snap_state);
-	pthread_cond_destroy(&l->snap_cond);
+	pthread_mutex_destroy(&l->req_lock);
+	pthread_mutex_destroy(&l->req_state);
+	pthread_cond_destroy(&l->req_cond);
 	free(l->out);
 	free(l);
 }

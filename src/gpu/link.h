@@ -60,6 +60,14 @@ struct gpu_display *gpu_link_display(struct gpu_link *link);
  */
 int gpu_link_snapshot(struct gpu_link *link, void **png, size_t *len, unsigned timeout_ms);
 
+/*
+ * Any thread but the link's: wait until the renderer has handled every
+ * message sent before this call (captures written, their replies
+ * delivered) and learn how many frames scanout 0 has shown. 0, or as
+ * gpu_link_snapshot(). One request at a time.
+ */
+int gpu_link_sync(struct gpu_link *link, uint32_t *frames, unsigned timeout_ms);
+
 /* Any thread: capture frame @frame of scanout 0 (0: the next one) to @path. */
 int gpu_link_capture(struct gpu_link *link, uint32_t frame, const char *path);
 

@@ -35,18 +35,24 @@ static uint8_t *put_fixed(uint8_t *buf, size_t cap, uint32_t type, size_t payloa
 	return buf + WIRE_HDR_SIZE + 4 * nr;
 }
 
+/* A message of @n 32-bit fields and nothing else. */
+static size_t put_words(uint8_t *buf, size_t cap, uint32_t type, const uint32_t *f, unsigned n)
+{
+	return put_fixed(buf, cap, type, 4 * n, f, n) ? WIRE_HDR_SIZE + 4 * n : 0;
+}
+
 size_t wire_put_hello(uint8_t *buf, size_t cap, uint32_t show)
 {
 	uint32_t f[] = { WIRE_MAGIC, WIRE_VERSION, show };
 
-	return put_fixed(buf, cap, WIRE_HELLO, sizeof(f), f, 3) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+	return put_words(buf, cap, WIRE_HELLO, f, 3);
 }
 
 size_t wire_put_scanout(uint8_t *buf, size_t cap, unsigned id, uint32_t width, uint32_t height)
 {
 	uint32_t f[] = { id, width, height };
 
-	return put_fixed(buf, cap, WIRE_SCANOUT, sizeof(f), f, 3) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+	return put_words(buf, cap, WIRE_SCANOUT, f, 3);
 }
 
 size_t wire_present_size(const struct gpu_rect *r)
@@ -150,9 +156,19 @@ size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in)
 
 size_t wire_put_snapshot(uint8_t *buf, size_t cap, uint32_t id)
 {
-	uint32_t f[] = { id };
+	return put_words(buf, cap, WIRE_SNAPSHOT, &id, 1);
+}
 
-	return put_fixed(buf, cap, WIRE_SNAPSHOT, sizeof(f), f, 1) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+size_t wire_put_sync(uint8_t *buf, size_t cap, uint32_t id)
+{
+	return put_words(buf, cap, WIRE_SYNC, &id, 1);
+}
+
+size_t wire_put_sync_done(uint8_t *buf, size_t cap, uint32_t id, uint32_t frames)
+{
+	uint32_t f[] = { id, frames };
+
+	return put_words(buf, cap, WIRE_SYNC_DONE, f, 2);
 }
 
 size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t status,
@@ -176,14 +192,14 @@ size_t wire_put_ctx_create(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t widt
 {
 	uint32_t f[] = { ctx, width, height };
 
-	return put_fixed(buf, cap, WIRE_CTX_CREATE, sizeof(f), f, 3) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+	return put_words(buf, cap, WIRE_CTX_CREATE, f, 3);
 }
 
 size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx)
 {
 	uint32_t f[] = { ctx };
 
-	return put_fixed(buf, cap, WIRE_CTX_DESTROY, sizeof(f), f, 1) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+	return put_words(buf, cap, WIRE_CTX_DESTROY, f, 1);
 }
 
 size_t wire_put_submit(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit,
@@ -206,7 +222,7 @@ size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct b
 	uint32_t f[] = { ctx, e->submit, e->offset, e->method | (uint32_t)e->reason << 16,
 			 e->detail };
 
-	return put_fixed(buf, cap, WIRE_GPU_ERROR, sizeof(f), f, 5) ? WIRE_HDR_SIZE + sizeof(f) : 0;
+	return put_words(buf, cap, WIRE_GPU_ERROR, f, 5);
 }
 
 /* ---- decoders ------------------------------------------------------------- */
@@ -344,6 +360,23 @@ int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id)
 	if (!is_msg(m, WIRE_SNAPSHOT, 4))
 		return -EPROTO;
 	*id = get32(m->payload);
+	return 0;
+}
+
+int wire_parse_sync(const struct wire_msg *m, uint32_t *id)
+{
+	if (!is_msg(m, WIRE_SYNC, 4))
+		return -EPROTO;
+	*id = get32(m->payload);
+	return 0;
+}
+
+int wire_parse_sync_done(const struct wire_msg *m, uint32_t *id, uint32_t *frames)
+{
+	if (!is_msg(m, WIRE_SYNC_DONE, 8))
+		return -EPROTO;
+	*id = get32(m->payload);
+	*frames = get32(m->payload + 4);
 	return 0;
 }
 

@@ -39,6 +39,7 @@ enum wire_type {
 	WIRE_CTX_CREATE = 7,	/* context id, drawable width, height */
 	WIRE_CTX_DESTROY = 8,	/* context id */
 	WIRE_SUBMIT = 9,	/* context id, submit number, then a checked command stream */
+	WIRE_SYNC = 10,		/* request id: answer once everything before it is done */
 	/* renderer -> bmvm */
 	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
 	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
@@ -46,6 +47,7 @@ enum wire_type {
 	WIRE_CLOSE = 0x84,	/* the user closed the window (no payload) */
 	WIRE_SNAPSHOT_DONE = 0x85,	/* request id, status (0 or -errno), then the PNG */
 	WIRE_GPU_ERROR = 0x86,	/* context id, then a struct bmgpu_error the renderer found */
+	WIRE_SYNC_DONE = 0x87,	/* request id, frames scanout 0 has shown */
 };
 
 /* WIRE_HELLO flags: how the renderer shows frames. */
@@ -148,6 +150,8 @@ size_t wire_put_input(uint8_t *buf, size_t cap, const struct wire_input *in);
 size_t wire_put_log(uint8_t *buf, size_t cap, const char *line);
 size_t wire_put_close(uint8_t *buf, size_t cap);
 size_t wire_put_snapshot(uint8_t *buf, size_t cap, uint32_t id);
+size_t wire_put_sync(uint8_t *buf, size_t cap, uint32_t id);
+size_t wire_put_sync_done(uint8_t *buf, size_t cap, uint32_t id, uint32_t frames);
 size_t wire_put_ctx_create(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t width,
 			   uint32_t height);
 size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx);
@@ -172,6 +176,8 @@ int wire_parse_input(const struct wire_msg *m, struct wire_input *out);
 int wire_parse_log(const struct wire_msg *m, char *out, size_t cap);
 int wire_parse_close(const struct wire_msg *m);
 int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id);
+int wire_parse_sync(const struct wire_msg *m, uint32_t *id);
+int wire_parse_sync_done(const struct wire_msg *m, uint32_t *id, uint32_t *frames);
 int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out);
 int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out);
 int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out);

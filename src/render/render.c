@@ -339,6 +339,15 @@ int render_handle(struct render *r, const struct wire_msg *m)
 			return -EPROTO;
 		render_snapshot(r, u.id);
 		return 0;
+	case WIRE_SYNC: {
+		uint8_t msg[WIRE_HDR_SIZE + 8];
+
+		if (wire_parse_sync(m, &u.id))
+			return -EPROTO;
+		/* Messages are handled in order: everything before this one is done. */
+		render_reply(r, msg, wire_put_sync_done(msg, sizeof(msg), u.id, (uint32_t)r->frames));
+		return 0;
+	}
 	case WIRE_CAPTURE:
 		if (wire_parse_capture(m, &u.capture))
 			return -EPROTO;

@@ -111,7 +111,7 @@ static int replay_file(int fd, struct render *r, bool realtime, uint64_t *frames
 			break;
 		}
 		/* Requests of the recorded run, not part of the picture. */
-		if (m.type == WIRE_CAPTURE || m.type == WIRE_SNAPSHOT)
+		if (m.type == WIRE_CAPTURE || m.type == WIRE_SNAPSHOT || m.type == WIRE_SYNC)
 			continue;
 		if (realtime)
 			sleep_until(&t0, get64(ts));

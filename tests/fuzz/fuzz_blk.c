@@ -76,7 +76,8 @@ static void put_header(struct input *in, uint8_t *p, uint64_t capacity)
 static void put_segment(struct input *in, uint8_t *p, uint64_t capacity)
 {
 	uint8_t how = take8(in);
-	uint64_t sector = how & 1 ? take64(in) : take16(in) % (capacity + 8);
+	uint64_t span = capacity > UINT64_MAX - 8 ? UINT64_MAX : capacity + 8;
+	uint64_t sector = how & 1 ? take64(in) : take16(in) % span;
 	uint32_t sectors = how & 2 ? (uint32_t)take64(in) : take8(in), flags = how >> 6;
 
 	memcpy(p, &sector, 8);

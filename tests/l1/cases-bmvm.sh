@@ -352,6 +352,10 @@ EOS
 		bmvm $G/triangle.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 3 triangle.png -v
 	grep -q 'first frame sent, 0 errors' "$CASE_OUT" ||
 		fail gpu-triangle-errors "the status page reported errors" "$CASE_OUT"
+	# A frame the guest never draws: it powers off after 600; bmvm waits for
+	# the renderer to finish what was sent, then names the missing frame.
+	run_case gpu-triangle-late 1 120 'stopped after 600 frames; frame 700 never came' -- \
+		bmvm $G/triangle.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 700 late.png
 fi
 # Bad GPU options: one line, exit 2.
 run_case gpu-bad-resolution 2 30 'not a display size' -- bmvm $G/hello.elf --resolution 99999x1

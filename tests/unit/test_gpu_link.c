@@ -602,7 +602,10 @@ static void test_link_renderer_death_is_reported(void **state)
 		void *png;
 		size_t len;
 
+		uint32_t frames;
+
 		assert_int_equal(gpu_link_snapshot(l, &png, &len, 5000), -EPIPE);
+		assert_int_equal(gpu_link_sync(l, &frames, 5000), -EPIPE);
 	}
 	gpu_link_close(l);
 }
@@ -643,6 +646,43 @@ static void test_link_snapshot(void **state)
 	free(pic);
 }
 
+/*
+ * bmvm's drain at guest power-off: after a sync, every capture of a frame
+ * already sent has been answered, and the renderer's frame count is known.
+ */
+static void test_link_sync(void **state)
+{
+	struct events e;
+	struct gpu_link *l;
+	struct gpu_display *d;
+	uint8_t *pic = pattern(16, 16);
+	char path[128];
+	uint32_t frames = 0;
+
+	(void)state;
+	l = open_link(&e, NULL, NULL);
+	d = gpu_link_display(l);
+	assert_int_equal(gpu_link_sync(l, &frames, 5000), 0);
+	assert_int_equal(frames, 0);
+	snprintf(path, sizeof(path), "%s/sync.png", tmpdir);
+	assert_int_equal(gpu_link_capture(l, 40, path), 0);
+	assert_int_equal(gpu_link_capture(l, 41, path), 0);	/* never drawn */
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 16, 16), 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 16, 16 },
+						 pic, 16 * 4), 0);
+	/* No waiting for the event: the sync's answer comes after it. */
+	assert_int_equal(gpu_link_sync(l, &frames, 5000), 0);
+	assert_int_equal(frames, 40);
+	pthread_mutex_lock(&e.lock);
+	assert_int_equal(e.captured, 1);
+	assert_int_equal(e.last.frame, 40);
+	pthread_mutex_unlock(&e.lock);
+	assert_png(path, pic, 16, 16);
+	gpu_link_close(l);
+	free(pic);
+}
+
 static void test_wire_snapshot(void **state)
 {
 	uint8_t buf[64];
@@ -665,6 +705,19 @@ static void test_wire_snapshot(void **state)
 	m = msg_of(buf, wire_put_snapshot_done(buf, sizeof(buf), 7, -ENODATA, NULL, 0));
 	assert_int_equal(wire_parse_snapshot_done(&m, &done), 0);
 	assert_null(done.png);
+
+	/* A sync and its answer; neither takes a payload of another size. */
+	uint32_t frames;
+
+	m = msg_of(buf, wire_put_sync(buf, sizeof(buf), 9));
+	assert_int_equal(wire_parse_sync(&m, &id), 0);
+	assert_int_equal(id, 9);
+	m = msg_of(buf, wire_put_sync_done(buf, sizeof(buf), 9, 1234));
+	assert_int_equal(wire_parse_sync_done(&m, &id, &frames), 0);
+	assert_int_equal(frames, 1234);
+	m.size = 4;
+	assert_int_equal(wire_parse_sync_done(&m, &id, &frames), -EPROTO);
+	assert_int_equal(wire_parse_sync(&m, &id), -EPROTO);
 }
 
 /*
@@ -767,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_link_listening_renderer),
 		cmocka_unit_test(test_link_renderer_death_is_reported),
 		cmocka_unit_test(test_link_snapshot),
+		cmocka_unit_test(test_link_sync),
 		cmocka_unit_test(test_wire_snapshot),
 		cmocka_unit_test(test_link_submit_without_vulkan),
 		cmocka_unit_test(test_wire_3d),
