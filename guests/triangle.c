@@ -11,7 +11,7 @@
  *   4. send one command buffer that makes the shaders, a 4x MSAA pipeline
  *      and an MSAA target the size of the display;
  *   5. then, frame after frame: clear, draw the triangle, resolve into the
- *      display's drawable, present.
+ *      display's drawable, present, and wait for the frame's fence.
  *
  * The device is driven by polling (no interrupts) with one request in
  * flight: the simplest driver that is still a correct one.
@@ -170,6 +170,7 @@ static u32 gpu_command(const void *req, u32 req_len, void *resp, u32 resp_len)
 #define RESP_OK_DISPLAY_INFO	0x1101
 #define RESP_OK_CAPSET_INFO	0x1102
 #define BLOB_MEM_GUEST		1
+#define GPU_FLAG_FENCE		1
 
 struct gpu_hdr {
 	u32 type, flags;
@@ -261,9 +262,17 @@ static struct {
 	u8 cmds[8192];
 } submit __attribute__((aligned(8)));
 
+/*
+ * Fenced: its answer comes once the host has carried the buffer out (in a
+ * window, once its frame is on the screen), so waiting for the answer
+ * paces the frame loop to the display, and the guest never runs ahead.
+ */
 static void stream_begin(void)
 {
-	submit.hdr = (struct gpu_hdr){ .type = CMD_SUBMIT_3D, .ctx_id = CTX };
+	static u64 fence;
+
+	submit.hdr = (struct gpu_hdr){ .type = CMD_SUBMIT_3D, .flags = GPU_FLAG_FENCE,
+				       .fence_id = ++fence, .ctx_id = CTX };
 	submit.size = 0;
 }
 
@@ -399,6 +408,9 @@ int main(void *dtb)
 		if (!stream_send())
 			bm_exit(1);
 	}
-	bm_printf("triangle: %u frames, %u errors\n", TRIANGLE_FRAMES, status_errors());
+	/* Every submit was fenced and waited for: the host has carried all of them out. */
+	bm_printf("triangle: %u frames, %u errors, %u submits done by the host%s\n",
+		  TRIANGLE_FRAMES, status_errors(), READ_ONCE(status_page.completed),
+		  READ_ONCE(status_page.flags) & BMGPU_STATUS_LOST ? " (renderer lost)" : "");
 	return status_page.errors ? 1 : 0;
 }

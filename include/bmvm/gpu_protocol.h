@@ -10,9 +10,9 @@
  * needs nothing but a C compiler: no libc, no Vulkan, no virtio headers.
  *
  * Status: bmvm checks every stream against this format (src/gpu/stream.c)
- * and its renderer replays what passes on Vulkan (src/render/vk.c). Not
- * yet: blob-backed buffer contents, GLSL source, a watchdog for endless
- * shaders (docs/PROTOCOL.md, section 4).
+ * and its renderer replays what passes on Vulkan (src/render/vk.c),
+ * compiling GLSL source with shaderc. Not yet: blob-backed buffer
+ * contents, a watchdog for endless shaders (docs/PROTOCOL.md, section 4).
  *
  * Encoding. A stream is a sequence of commands, all little-endian, each
  * starting with a 4-byte header:
@@ -428,6 +428,7 @@ enum bmgpu_reason {
 	BMGPU_ERR_SHADER = 10,		/* SPIR-V that does not validate, or GLSL that does not compile */
 	BMGPU_ERR_MISMATCH = 11,	/* objects that do not fit together (formats, samples, stages) */
 	BMGPU_ERR_HOST = 12,		/* the host could not carry it out (out of memory, lost device) */
+	BMGPU_ERR_LOST = 13,		/* the context was lost with the renderer: make a new one */
 	BMGPU_ERR_COUNT
 };
 
@@ -439,14 +440,19 @@ struct bmgpu_error {
 	uint32_t detail;		/* the offending field's byte offset in the command */
 };
 
+/* bmgpu_status.flags */
+#define BMGPU_STATUS_LOST	1u	/* the renderer is gone: nothing more is drawn */
+
 /* What BMGPU_SET_STATUS points at; the host writes it, the guest reads it. */
 struct bmgpu_status {
 	uint32_t magic;			/* BMGPU_MAGIC once the host has taken the page */
 	uint32_t capacity;		/* records that fit after this header */
 	uint32_t errors;		/* records written so far; record n is at [n % capacity] */
 	uint32_t submits;		/* SUBMIT_3D buffers checked */
-	uint32_t frames;		/* BMGPU_PRESENTs carried out */
-	uint32_t reserved[3];
+	uint32_t frames;		/* BMGPU_PRESENTs that passed the checks */
+	uint32_t completed;		/* SUBMIT_3D buffers the renderer has carried out */
+	uint32_t flags;			/* BMGPU_STATUS_* */
+	uint32_t reserved;
 	struct bmgpu_error records[];
 };
 

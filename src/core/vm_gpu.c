@@ -65,6 +65,16 @@ static void gpu_error(void *opaque, uint32_t ctx, const struct bmgpu_error *err)
 	pthread_mutex_unlock(&vm->gpu_input_lock);
 }
 
+static void gpu_submit_done(void *opaque, uint32_t ctx, uint32_t submit)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->gpu_input_lock);
+	if (vm->gpu_input_open)
+		machine_gpu_submit_done(vm, ctx, submit);
+	pthread_mutex_unlock(&vm->gpu_input_lock);
+}
+
 void vm_gpu_input_open(struct vm *vm, bool open)
 {
 	pthread_mutex_lock(&vm->gpu_input_lock);
@@ -82,6 +92,10 @@ static void gpu_lost(void *opaque, const char *why)
 	struct vm *vm = opaque;
 
 	vm_error(vm, "GPU renderer lost: %s; the guest runs on without a display", why);
+	pthread_mutex_lock(&vm->gpu_input_lock);
+	if (vm->gpu_input_open)
+		machine_gpu_lost(vm);	/* its contexts are lost; their fences complete */
+	pthread_mutex_unlock(&vm->gpu_input_lock);
 	/* --capture can no longer do its job: end the run rather than hang. */
 	if (vm->config->capture.count)
 		vm_request_stop(vm, 1);
@@ -120,7 +134,7 @@ int vm_gpu_start(struct vm *vm)
 				      .trace_path = c->gpu_trace };
 	struct gpu_link_events ev = { .opaque = vm, .captured = gpu_captured,
 				      .input = gpu_input, .lost = gpu_lost, .log = gpu_log,
-				      .gpu_error = gpu_error,
+				      .gpu_error = gpu_error, .submit_done = gpu_submit_done,
 				      .close = gpu_close };
 	struct errbuf err;
 

@@ -347,6 +347,15 @@ static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 		link_request_done(l, id, 0, NULL, 0, frames);
 		return 0;
 	}
+	case WIRE_SUBMIT_DONE: {
+		uint32_t ctx, submit;
+
+		if (wire_parse_submit_done(m, &ctx, &submit))
+			return -EPROTO;
+		if (ev->submit_done)
+			ev->submit_done(ev->opaque, ctx, submit);
+		return 0;
+	}
 	case WIRE_GPU_ERROR: {
 		struct wire_gpu_error ge;
 

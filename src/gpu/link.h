@@ -44,6 +44,8 @@ struct gpu_link_events {
 	void (*close)(void *opaque);
 	/* A command of context @ctx the renderer could not carry out (for its status page). */
 	void (*gpu_error)(void *opaque, uint32_t ctx, const struct bmgpu_error *err);
+	/* Submit @submit of context @ctx, and every one before it, is carried out. */
+	void (*submit_done)(void *opaque, uint32_t ctx, uint32_t submit);
 };
 
 int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,

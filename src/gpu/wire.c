@@ -187,6 +187,13 @@ size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t sta
 	return WIRE_HDR_SIZE + 8 + png_len;
 }
 
+size_t wire_put_submit_done(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit)
+{
+	uint32_t f[] = { ctx, submit };
+
+	return put_words(buf, cap, WIRE_SUBMIT_DONE, f, 2);
+}
+
 size_t wire_put_ctx_create(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t width,
 			   uint32_t height)
 {
@@ -378,6 +385,15 @@ int wire_parse_sync_done(const struct wire_msg *m, uint32_t *id, uint32_t *frame
 	*id = get32(m->payload);
 	*frames = get32(m->payload + 4);
 	return 0;
+}
+
+int wire_parse_submit_done(const struct wire_msg *m, uint32_t *ctx, uint32_t *submit)
+{
+	if (!is_msg(m, WIRE_SUBMIT_DONE, 8))
+		return -EPROTO;
+	*ctx = get32(m->payload);
+	*submit = get32(m->payload + 4);
+	return *ctx && *submit ? 0 : -EPROTO;
 }
 
 int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out)

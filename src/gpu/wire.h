@@ -48,6 +48,7 @@ enum wire_type {
 	WIRE_SNAPSHOT_DONE = 0x85,	/* request id, status (0 or -errno), then the PNG */
 	WIRE_GPU_ERROR = 0x86,	/* context id, then a struct bmgpu_error the renderer found */
 	WIRE_SYNC_DONE = 0x87,	/* request id, frames scanout 0 has shown */
+	WIRE_SUBMIT_DONE = 0x88,	/* context id, submit number: it and those before are done */
 };
 
 /* WIRE_HELLO flags: how the renderer shows frames. */
@@ -152,6 +153,7 @@ size_t wire_put_close(uint8_t *buf, size_t cap);
 size_t wire_put_snapshot(uint8_t *buf, size_t cap, uint32_t id);
 size_t wire_put_sync(uint8_t *buf, size_t cap, uint32_t id);
 size_t wire_put_sync_done(uint8_t *buf, size_t cap, uint32_t id, uint32_t frames);
+size_t wire_put_submit_done(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit);
 size_t wire_put_ctx_create(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t width,
 			   uint32_t height);
 size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx);
@@ -178,6 +180,7 @@ int wire_parse_close(const struct wire_msg *m);
 int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id);
 int wire_parse_sync(const struct wire_msg *m, uint32_t *id);
 int wire_parse_sync_done(const struct wire_msg *m, uint32_t *id, uint32_t *frames);
+int wire_parse_submit_done(const struct wire_msg *m, uint32_t *ctx, uint32_t *submit);
 int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out);
 int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out);
 int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out);

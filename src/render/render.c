@@ -33,16 +33,18 @@ void render_fini(struct render *r)
 	memset(r->scanout, 0, sizeof(r->scanout));
 }
 
-/* Back to a fresh session, keeping where replies go and the executor. */
+/* Back to a fresh session, keeping where replies go, the executor and the pacing. */
 static void render_reset(struct render *r)
 {
 	const struct render_gpu_ops *gpu = r->gpu;
 	void *backend = r->gpu_backend;
+	bool pace = r->pace;
 
 	render_fini(r);
 	render_init(r, r->reply, r->reply_opaque);
 	r->gpu = gpu;
 	r->gpu_backend = backend;
+	r->pace = pace;
 }
 
 static void render_reply(struct render *r, const uint8_t *msg, size_t len)
@@ -205,19 +207,49 @@ static int render_ctx_create(struct render *r, const struct wire_ctx *w)
 	return 0;
 }
 
+static void render_send_done(struct render *r, uint32_t ctx, uint32_t submit)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 8];
+
+	render_reply(r, msg, wire_put_submit_done(msg, sizeof(msg), ctx, submit));
+}
+
+/*
+ * A submit is carried out: bmvm completes its fence when told. Headless at
+ * once; in a window once a frame it presented is on the screen, which
+ * paces a guest that waits for its fences to the display's refresh.
+ */
+static void render_submit_done(struct render *r, uint32_t ctx, uint32_t submit, bool presented)
+{
+	if (r->pace && (presented || r->nr_paced) && r->nr_paced < RENDER_MAX_PACED) {
+		r->paced[r->nr_paced].ctx = ctx;
+		r->paced[r->nr_paced].submit = submit;
+		r->nr_paced++;
+		return;
+	}
+	render_send_done(r, ctx, submit);
+}
+
+void render_frames_shown(struct render *r)
+{
+	for (unsigned i = 0; i < r->nr_paced; i++)
+		render_send_done(r, r->paced[i].ctx, r->paced[i].submit);
+	r->nr_paced = 0;
+}
+
 static int render_submit(struct render *r, const struct wire_submit *w)
 {
 	struct render_context *c = render_ctx_find(r, w->ctx);
 	struct bmgpu_error e = { .submit = w->submit, .reason = BMGPU_ERR_HOST };
+	uint64_t frames = r->frames;
 
 	if (!c)
 		return -EPROTO;
-	if (!c->exec) {
-		/* No executor, or it could not make this context: tell the guest. */
-		render_gpu_error(r, w->ctx, &e);
-		return 0;
-	}
-	r->gpu->run(r->gpu_backend, c->exec, r, w->ctx, w->submit, w->stream, w->len);
+	if (c->exec)
+		r->gpu->run(r->gpu_backend, c->exec, r, w->ctx, w->submit, w->stream, w->len);
+	else
+		render_gpu_error(r, w->ctx, &e);	/* no executor, or no context made: say so */
+	render_submit_done(r, w->ctx, w->submit, r->frames != frames);
 	return 0;
 }
 

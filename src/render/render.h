@@ -52,6 +52,7 @@ struct render_gpu_ops {
 };
 
 #define RENDER_MAX_CONTEXTS	64	/* as the device's cap */
+#define RENDER_MAX_PACED	64	/* submits waiting for the screen; past that, done at once */
 
 struct render_context {
 	uint32_t id;			/* 0: free */
@@ -73,9 +74,19 @@ struct render {
 	const struct render_gpu_ops *gpu;	/* NULL: no 3D executor */
 	void *gpu_backend;
 	struct render_context ctx[RENDER_MAX_CONTEXTS];
+	/*
+	 * In a window, a submit that presented is done when its frame is on
+	 * the screen: its SUBMIT_DONE (and those after it, which say "this and
+	 * everything before") wait here for render_frames_shown().
+	 */
+	bool pace;
+	struct { uint32_t ctx, submit; } paced[RENDER_MAX_PACED];
+	unsigned nr_paced;
 };
 
 void render_init(struct render *r, render_reply_fn *reply, void *opaque);
+/* The window showed the picture: the submits waiting for that are done. */
+void render_frames_shown(struct render *r);
 void render_fini(struct render *r);
 
 /* Apply one message from bmvm (or a trace). 0, -EPROTO, or -ENOMEM. */

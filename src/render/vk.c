@@ -31,6 +31,9 @@
 #ifdef HAVE_SPIRV_TOOLS
 #include <spirv-tools/libspirv.h>
 #endif
+#ifdef HAVE_SHADERC
+#include <shaderc/shaderc.h>
+#endif
 
 #include "gpu/stream.h"
 #include "render/spirv.h"
@@ -70,6 +73,9 @@ struct vk_renderer {
 	VkDescriptorSetLayout empty_layout;	/* for the sets a pipeline does not use */
 #ifdef HAVE_SPIRV_TOOLS
 	spv_context spv;
+#endif
+#ifdef HAVE_SHADERC
+	shaderc_compiler_t glsl;	/* at the first GLSL shader */
 #endif
 };
 
@@ -253,6 +259,10 @@ void vk_renderer_destroy(struct vk_renderer *vk)
 #ifdef HAVE_SPIRV_TOOLS
 	if (vk->spv)
 		spvContextDestroy(vk->spv);
+#endif
+#ifdef HAVE_SHADERC
+	if (vk->glsl)
+		shaderc_compiler_release(vk->glsl);
 #endif
 	if (vk->dev) {
 		vkDestroyDescriptorSetLayout(vk->dev, vk->empty_layout, NULL);
@@ -793,36 +803,112 @@ static bool validate_spirv(struct vk_context *ctx, const uint32_t *code, size_t 
 #endif
 }
 
+#ifdef HAVE_SHADERC
+/*
+ * GLSL source (BMGPU_FEATURE_GLSL) to SPIR-V for Vulkan 1.2, entry point
+ * main, as glslangValidator -V would make it: malloc()ed words, or NULL
+ * with the compiler's first complaint reported as BMGPU_ERR_SHADER.
+ */
+static uint32_t *compile_glsl(struct vk_context *ctx, uint32_t kind, const uint8_t *src,
+			      size_t len, size_t *bytes)
+{
+	static const shaderc_shader_kind stage[] = {
+		[BMGPU_SHADER_GLSL_VERTEX] = shaderc_vertex_shader,
+		[BMGPU_SHADER_GLSL_FRAGMENT] = shaderc_fragment_shader,
+		[BMGPU_SHADER_GLSL_COMPUTE] = shaderc_compute_shader,
+	};
+	struct vk_renderer *vk = ctx->vk;
+	shaderc_compile_options_t opt;
+	shaderc_compilation_result_t res = NULL;
+	uint32_t *code = NULL;
+
+	if (!vk->glsl)
+		vk->glsl = shaderc_compiler_initialize();
+	opt = shaderc_compile_options_initialize();
+	if (vk->glsl && opt) {
+		shaderc_compile_options_set_target_env(opt, shaderc_target_env_vulkan,
+						       shaderc_env_version_vulkan_1_2);
+		res = shaderc_compile_into_spv(vk->glsl, (const char *)src, len, stage[kind],
+					       "guest.glsl", "main", opt);
+	}
+	shaderc_compile_options_release(opt);
+	if (!res) {
+		fail(ctx, BMGPU_ERR_HOST, 0, "cannot start the GLSL compiler");
+		return NULL;
+	}
+	if (shaderc_result_get_compilation_status(res) != shaderc_compilation_status_success) {
+		const char *msg = shaderc_result_get_error_message(res);
+		size_t line = strcspn(msg, "\n");
+
+		fail(ctx, BMGPU_ERR_SHADER, 16, "GLSL does not compile: %.*s", (int)line, msg);
+	} else {
+		*bytes = shaderc_result_get_length(res);
+		code = malloc(*bytes);
+		if (code)
+			memcpy(code, shaderc_result_get_bytes(res), *bytes);
+		else
+			fail(ctx, BMGPU_ERR_HOST, 0, "out of memory");
+	}
+	shaderc_result_release(res);
+	return code;
+}
+#endif
+
+/* The shader's SPIR-V as aligned words (malloc()ed), compiled from GLSL if need be. */
+static uint32_t *shader_code(struct vk_context *ctx, const struct bmgpu_create_shader *c,
+			     const uint8_t *data, size_t len, size_t *bytes)
+{
+	uint32_t *code;
+
+	if (c->code_bytes > len) {
+		fail(ctx, BMGPU_ERR_SHADER, 12, "code size %u in %zu bytes", c->code_bytes, len);
+		return NULL;
+	}
+	if (c->kind != BMGPU_SHADER_SPIRV) {
+#ifdef HAVE_SHADERC
+		return compile_glsl(ctx, c->kind, data, c->code_bytes, bytes);
+#else
+		fail(ctx, BMGPU_ERR_SHADER, 8, "GLSL shaders are not compiled on this host");
+		return NULL;
+#endif
+	}
+	if (c->code_bytes % 4 || c->code_bytes < 20) {
+		fail(ctx, BMGPU_ERR_SHADER, 12, "code size %u in %zu bytes", c->code_bytes, len);
+		return NULL;
+	}
+	code = malloc(c->code_bytes);
+	if (!code) {
+		fail(ctx, BMGPU_ERR_HOST, 0, "out of memory");
+		return NULL;
+	}
+	memcpy(code, data, c->code_bytes);
+	*bytes = c->code_bytes;
+	return code;
+}
+
 static void create_shader(struct vk_context *ctx, const struct bmgpu_create_shader *c,
 			  const uint8_t *data, size_t len)
 {
 	VkShaderModuleCreateInfo sci = { .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO };
-	struct object *o;
-	uint32_t *code;
+	struct object *o = NULL;
+	size_t bytes = 0;
+	uint32_t *code = shader_code(ctx, c, data, len, &bytes);
 	char why[128];
 
-	if (c->kind != BMGPU_SHADER_SPIRV) {
-		fail(ctx, BMGPU_ERR_SHADER, 8, "GLSL shaders are not compiled on this host");
+	if (!code)
 		return;
-	}
-	if (c->code_bytes > len || c->code_bytes % 4 || c->code_bytes < 20) {
-		fail(ctx, BMGPU_ERR_SHADER, 12, "code size %u in %zu bytes", c->code_bytes, len);
-		return;
-	}
-	code = malloc(c->code_bytes);	/* aligned words for the tools */
 	o = obj_new(OBJ_SHADER, c->handle);
-	if (!code || !o) {
+	if (!o) {
 		fail(ctx, BMGPU_ERR_HOST, 0, "out of memory");
 		goto out;
 	}
-	memcpy(code, data, c->code_bytes);
-	if (!validate_spirv(ctx, code, c->code_bytes / 4))
+	if (!validate_spirv(ctx, code, bytes / 4))
 		goto out;
-	if (spirv_reflect(code, c->code_bytes / 4, &o->shader.info, why, sizeof(why))) {
+	if (spirv_reflect(code, bytes / 4, &o->shader.info, why, sizeof(why))) {
 		fail(ctx, BMGPU_ERR_SHADER, 16, "%s", why);
 		goto out;
 	}
-	sci.codeSize = c->code_bytes;
+	sci.codeSize = bytes;
 	sci.pCode = code;
 	if (vkCreateShaderModule(ctx->vk->dev, &sci, NULL, &o->shader.module)) {
 		fail(ctx, BMGPU_ERR_HOST, 16, "vkCreateShaderModule failed");

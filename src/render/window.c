@@ -342,6 +342,10 @@ static void window_redraw(struct window *w)
 		window_pace(w);
 	}
 	free(px);
+	/* On the screen now (or there is no screen to wait for): their fences may go. */
+	pthread_mutex_lock(&w->s->lock);
+	render_frames_shown(r);
+	pthread_mutex_unlock(&w->s->lock);
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -503,15 +507,18 @@ int window_run(struct session *s)
 	w.ev_ended = w.ev_changed + 1;
 	s->changed = window_changed;
 	s->changed_opaque = &w;
+	s->r.pace = true;	/* before the link thread, which reads it under the lock */
 	ret = w.ev_changed == (Uint32)-1 ? EAGAIN : pthread_create(&link, NULL, window_link, &w);
 	if (ret) {
 		s->changed = NULL;
+		s->r.pace = false;
 		session_log(s, "cannot start the window: %s; rendering headless", strerror(ret));
 		return -ENODEV;
 	}
 	window_loop(&w);
 	pthread_join(link, NULL);
 	s->changed = NULL;
+	s->r.pace = false;
 	window_destroy(&w);
 	return w.link_ret;
 }

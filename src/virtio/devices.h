@@ -41,10 +41,18 @@ struct bmgpu_error;
 /*
  * Any thread: an error record for GPU context @ctx that the renderer found
  * (a shader that does not validate, a host failure), written to the
- * context's status page like the device's own. 0, or -ENOENT when the
- * context is gone.
+ * context's status page like the device's own, if it is still there. 0.
  */
 int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error *err);
+/*
+ * Any thread: the renderer carried out submit @submit of context @ctx and
+ * every one before it (fences waiting for them complete); or it is gone
+ * (every context is lost, fences complete). Like virtio_gpu_report(),
+ * these never wait for the device, whose thread may be busy sending to
+ * the renderer. @ctx is the id the device gave the display, not the guest's.
+ */
+void virtio_gpu_submit_done(struct device *dev, uint32_t ctx, uint32_t submit);
+void virtio_gpu_renderer_lost(struct device *dev);
 
 /* An input event in evdev terms (linux/input-event-codes.h), as virtio-input carries it. */
 struct virtio_input_event {

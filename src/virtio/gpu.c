@@ -15,8 +15,11 @@
  * the blob's guest memory (as QEMU does), TRANSFER_TO_HOST_2D on a blob
  * does nothing, and a blob cursor is its first 64 x 64 B,G,R,A pixels.
  *
- * Every command completes before its response is pushed, so a fence
+ * Every command completes before its response is written, so a fence
  * (VIRTIO_GPU_FLAG_FENCE) is done the moment the driver sees its answer.
+ * A fenced SUBMIT_3D is done when the renderer says it carried it out
+ * (in a window, once its frame is on the screen): its response, and any
+ * fenced one after it, is held until then (gpu_hold()).
  *
  * Errors, as the spec's names suggest and QEMU answers Linux:
  *  - a request shorter than its command (or than its list of memory
@@ -1022,6 +1025,7 @@ static uint32_t gpu_run(struct virtio_gpu *g, unsigned q)
 
 	cmd->chain = &g->chain;
 	cmd->resp_len = sizeof(struct gpu_hdr);
+	cmd->wait_link = cmd->wait_submit = 0;
 	memset(&cmd->hdr, 0, sizeof(cmd->hdr));
 	if (!gpu_req(cmd, &cmd->hdr, sizeof(cmd->hdr)))
 		type = RESP_ERR_UNSPEC;
@@ -1030,6 +1034,43 @@ static uint32_t gpu_run(struct virtio_gpu *g, unsigned q)
 	else
 		type = gpu_cursor_cmd(g, cmd);
 	return gpu_respond(cmd, type);
+}
+
+/*
+ * Hold the response just made when its fence must wait: for the renderer
+ * to carry out its SUBMIT_3D, or for older held ones (a driver takes a
+ * fence as the end of everything fenced before it). The ring has room:
+ * it holds at most every chain of the queue.
+ */
+static bool gpu_hold(struct virtio_gpu *g, const struct gpu_cmd *cmd, uint32_t written)
+{
+	struct gpu_held *h;
+
+	if (!(cmd->hdr.flags & GPU_FLAG_FENCE) || (!cmd->wait_submit && !g->nr_held) ||
+	    g->nr_held == VIRTQ_MAX_SIZE)
+		return false;
+	h = &g->held[(g->held_first + g->nr_held++) % VIRTQ_MAX_SIZE];
+	*h = (struct gpu_held){ cmd->chain->head, written, cmd->wait_link, cmd->wait_submit };
+	return true;
+}
+
+void gpu_release_held(struct virtio_gpu *g)
+{
+	struct virtq *vq = &g->vdev.vq[GPU_CONTROLQ];
+	bool pushed = false;
+
+	while (g->nr_held) {
+		const struct gpu_held *h = &g->held[g->held_first];
+
+		if (h->submit && !gpu_3d_done(g, h->link, h->submit))
+			break;
+		virtq_push(vq, h->head, h->written);
+		g->held_first = (g->held_first + 1) % VIRTQ_MAX_SIZE;
+		g->nr_held--;
+		pushed = true;
+	}
+	if (pushed)
+		virtio_notify_queue(&g->vdev, GPU_CONTROLQ);
 }
 
 static void gpu_queue_notify(struct virtio_dev *vdev, unsigned q)
@@ -1043,7 +1084,8 @@ static void gpu_queue_notify(struct virtio_dev *vdev, unsigned q)
 
 			/* Counted first: a driver that sees the answer sees the count. */
 			vdev->requests++;
-			virtq_push(vq, g->chain.head, written);
+			if (q != GPU_CONTROLQ || !gpu_hold(g, &g->cmd, written))
+				virtq_push(vq, g->chain.head, written);
 		}
 	} while (virtq_rearm(vq));
 	virtio_notify_queue(vdev, q);
@@ -1077,6 +1119,7 @@ static void gpu_reset(struct virtio_dev *vdev)
 	struct virtio_gpu *g = to_gpu(vdev);
 
 	gpu_3d_reset(g);
+	g->held_first = g->nr_held = 0;	/* the queues they were on are gone */
 	res_free_all(g);
 	for (unsigned i = 0; i < GPU_NR_SCANOUTS; i++)
 		scanout_off(g, i);
@@ -1094,6 +1137,7 @@ static void gpu_destroy(struct virtio_dev *vdev)
 
 	/* No display calls: the display may be gone before its devices. */
 	gpu_3d_free(g);
+	gpu_3d_inbox_fini(g);
 	res_free_all(g);
 	free(g);
 }
@@ -1166,6 +1210,11 @@ int virtio_gpu_create(const struct device_slot *slot, const struct virtio_env *e
 		free(g);
 		return ret;
 	}
+	ret = gpu_3d_inbox_init(g);
+	if (ret)
+		fprintf(stderr, "bmvm: virtio-gpu: cannot take the renderer's word: %s; GPU "
+			"fences complete when a submit is sent, not when it is done\n",
+			strerror(-ret));
 	*dev = &g->vdev.dev;
 	return 0;
 }

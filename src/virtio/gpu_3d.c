@@ -35,11 +35,14 @@
  * checked, and its records written, when the driver sees the answer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "gpu/stream.h"
 #include "virtio/gpu_priv.h"
@@ -93,6 +96,9 @@ struct gpu_status {
 struct gpu_context {
 	struct virtio_gpu *g;
 	uint32_t id;
+	uint32_t link;			/* the id the display knows it by, never reused */
+	uint32_t completed;		/* submits the renderer has carried out */
+	bool lost;			/* with the renderer: nothing of it is drawn */
 	unsigned slot;			/* in g->three_d.ctx, and its bit in ctx_mask */
 	struct gpu_stream stream;
 	struct gpu_status status;
@@ -114,6 +120,15 @@ static struct gpu_context *ctx_find(struct virtio_gpu *g, uint32_t id)
 {
 	for (unsigned i = 0; id && i < GPU_MAX_CONTEXTS; i++)
 		if (g->three_d.ctx[i] && g->three_d.ctx[i]->id == id)
+			return g->three_d.ctx[i];
+	return NULL;
+}
+
+/* By the display's id: the renderer's word may come after the context is gone. */
+static struct gpu_context *ctx_find_link(struct virtio_gpu *g, uint32_t link)
+{
+	for (unsigned i = 0; link && i < GPU_MAX_CONTEXTS; i++)
+		if (g->three_d.ctx[i] && g->three_d.ctx[i]->link == link)
 			return g->three_d.ctx[i];
 	return NULL;
 }
@@ -148,7 +163,7 @@ static void ctx_free(struct virtio_gpu *g, struct gpu_context *c, bool tell_disp
 		for (struct gpu_resource *res = g->res[i]; res; res = res->next)
 			res->ctx_mask &= ~ctx_bit(c);
 	if (tell_display && g->display && g->display->ops->ctx_destroy)
-		gpu_display_result(g, g->display->ops->ctx_destroy(g->display->opaque, c->id));
+		gpu_display_result(g, g->display->ops->ctx_destroy(g->display->opaque, c->link));
 	if (g->verbose && c->dropped)
 		fprintf(stderr, "bmvm: %s: context %u: %llu GPU stream errors had no status page\n",
 			g->vdev.tag, c->id, (unsigned long long)c->dropped);
@@ -179,6 +194,10 @@ static uint32_t gpu_ctx_create(struct virtio_gpu *g, struct gpu_cmd *cmd)
 		return RESP_ERR_OUT_OF_MEMORY;
 	c->g = g;
 	c->id = cmd->hdr.ctx_id;
+	if (++g->three_d.link_seq == 0)
+		g->three_d.link_seq = 1;
+	c->link = g->three_d.link_seq;
+	c->lost = g->three_d.renderer_lost;
 	c->slot = slot;
 	gpu_stream_default_caps(&caps);
 	gpu_stream_init(&c->stream, &caps);
@@ -186,7 +205,7 @@ static uint32_t gpu_ctx_create(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	c->stream.blob_opaque = c;
 	g->three_d.ctx[slot] = c;
 	if (g->display && g->display->ops->ctx_create)
-		gpu_display_result(g, g->display->ops->ctx_create(g->display->opaque, c->id,
+		gpu_display_result(g, g->display->ops->ctx_create(g->display->opaque, c->link,
 								  g->width, g->height));
 	return RESP_OK_NODATA;
 }
@@ -335,6 +354,8 @@ static void status_take(struct gpu_context *c, const struct bmgpu_set_status *cm
 	head.capacity = c->status.capacity;
 	head.submits = c->stream.submits;
 	head.frames = c->frames;
+	head.completed = c->completed;
+	head.flags = c->lost ? BMGPU_STATUS_LOST : 0;
 	gpu_backing_write(res, c->status.off, &head, sizeof(head));
 	status_store(res, c->status.off + offsetof(struct bmgpu_status, magic), BMGPU_MAGIC);
 }
@@ -358,7 +379,7 @@ static void status_record(struct gpu_context *c, const struct gpu_resource *res,
 	status_store(res, st->off + offsetof(struct bmgpu_status, errors), st->errors);
 }
 
-/* After a buffer: frames, then submits, which tells a polling guest the buffer is done. */
+/* After a buffer: frames, then submits, which tells a polling guest the buffer is checked. */
 static void status_counts(struct gpu_context *c)
 {
 	const struct gpu_resource *res = status_res(c);
@@ -368,6 +389,18 @@ static void status_counts(struct gpu_context *c)
 	status_store(res, c->status.off + offsetof(struct bmgpu_status, frames), c->frames);
 	status_store(res, c->status.off + offsetof(struct bmgpu_status, submits),
 		     c->stream.submits);
+}
+
+/* The renderer's progress and the context's health, as they change. */
+static void status_progress(struct gpu_context *c)
+{
+	const struct gpu_resource *res = status_res(c);
+
+	if (!res)
+		return;
+	status_store(res, c->status.off + offsetof(struct bmgpu_status, flags),
+		     c->lost ? BMGPU_STATUS_LOST : 0);
+	status_store(res, c->status.off + offsetof(struct bmgpu_status, completed), c->completed);
 }
 
 /* ---- SUBMIT_3D ------------------------------------------------------------------ */
@@ -448,6 +481,7 @@ static const char *const reason_name[BMGPU_ERR_COUNT] = {
 	[BMGPU_ERR_SHADER] = "bad shader",
 	[BMGPU_ERR_MISMATCH] = "objects that do not fit together",
 	[BMGPU_ERR_HOST] = "host failure",
+	[BMGPU_ERR_LOST] = "context lost with the renderer",
 };
 
 /* --verbose: may another line go out this second? Held-back lines are counted, then said. */
@@ -506,41 +540,167 @@ static void report_errors(struct virtio_gpu *g, struct gpu_context *c)
 	}
 }
 
-/* A record from the renderer, for virtio_gpu_report(), under the work lock. */
-struct renderer_record {
-	uint32_t ctx;
-	const struct bmgpu_error *err;
-	int ret;
-};
+/* ---- the renderer's word ----------------------------------------------------------- */
 
-static void report_locked(struct virtio_dev *vdev, void *arg)
+/* A record the renderer found, for the context it knows as @link (which may be gone). */
+static void inbox_record(struct virtio_gpu *g, uint32_t link, const struct bmgpu_error *err)
 {
-	struct virtio_gpu *g = (struct virtio_gpu *)vdev;
-	struct renderer_record *r = arg;
-	struct gpu_context *c = ctx_find(g, r->ctx);
+	struct gpu_context *c = ctx_find_link(g, link);
 	const struct gpu_resource *res;
 
-	/* The context may be gone by the time the renderer's word arrives. */
-	if (!c) {
-		r->ret = -ENOENT;
+	if (!c)
 		return;
-	}
 	if (g->verbose)
-		log_error(g, c, r->err);
+		log_error(g, c, err);
 	res = status_res(c);
 	if (res)
-		status_record(c, res, r->err);
+		status_record(c, res, err);
 	else
 		c->dropped++;
-	r->ret = 0;
+}
+
+static void inbox_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
+{
+	struct gpu_context *c = ctx_find_link(g, link);
+
+	/* Numbers the device never sent are the renderer's mistake: no fence goes early. */
+	if (!c || submit <= c->completed || submit > c->stream.submits)
+		return;
+	c->completed = submit;
+	status_progress(c);
+}
+
+static void inbox_lost(struct virtio_gpu *g)
+{
+	struct gpu_3d *t = &g->three_d;
+	unsigned lost = 0;
+
+	t->renderer_lost = true;
+	for (unsigned i = 0; i < GPU_MAX_CONTEXTS; i++) {
+		struct gpu_context *c = t->ctx[i];
+
+		if (c && !c->lost) {
+			c->lost = true;
+			status_progress(c);
+			lost++;
+		}
+	}
+	if (lost)
+		fprintf(stderr, "bmvm: %s: %u GPU contexts lost with the renderer\n", g->vdev.tag,
+			lost);
+}
+
+/* Device thread, work lock held: take what the renderer said, then let fences go. */
+static void inbox_take(struct virtio_dev *vdev, void *arg)
+{
+	struct virtio_gpu *g = arg;
+	struct gpu_inbox *in = &g->inbox;
+	uint64_t n;
+
+	(void)vdev;
+	if (read(in->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&in->lock);
+	for (unsigned i = 0; i < in->nr_rec; i++)
+		inbox_record(g, in->rec[i].link, &in->rec[i].err);
+	for (unsigned i = 0; i < in->nr_done; i++)
+		inbox_done(g, in->done[i].link, in->done[i].submit);
+	if (in->lost && !g->three_d.renderer_lost)
+		inbox_lost(g);
+	if (in->rec_dropped && g->verbose)
+		fprintf(stderr, "bmvm: %s: %llu renderer error records dropped (too many at once)\n",
+			g->vdev.tag, (unsigned long long)in->rec_dropped);
+	in->nr_rec = in->nr_done = 0;
+	in->rec_dropped = 0;
+	pthread_mutex_unlock(&in->lock);
+	gpu_release_held(g);
+}
+
+int gpu_3d_inbox_init(struct virtio_gpu *g)
+{
+	struct gpu_inbox *in = &g->inbox;
+	int ret;
+
+	pthread_mutex_init(&in->lock, NULL);
+	in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (in->efd < 0)
+		return -errno;
+	ret = virtio_watch(&g->vdev, in->efd, inbox_take, g);
+	if (ret) {
+		close(in->efd);
+		in->efd = -1;
+	}
+	return ret;
+}
+
+void gpu_3d_inbox_fini(struct virtio_gpu *g)
+{
+	if (g->inbox.efd >= 0)
+		close(g->inbox.efd);
+	pthread_mutex_destroy(&g->inbox.lock);
+}
+
+/* Any thread, inbox lock held: have the device thread look. */
+static void inbox_post(struct gpu_inbox *in)
+{
+	uint64_t one = 1;
+
+	if (in->efd >= 0 && write(in->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return;	/* a full counter already wakes the thread */
 }
 
 int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error *err)
 {
-	struct renderer_record r = { .ctx = ctx, .err = err, .ret = -ENOENT };
+	struct gpu_inbox *in = &((struct virtio_gpu *)dev)->inbox;
 
-	virtio_with_work_lock((struct virtio_dev *)dev, report_locked, &r);
-	return r.ret;
+	pthread_mutex_lock(&in->lock);
+	if (in->nr_rec < GPU_INBOX_RECORDS) {
+		in->rec[in->nr_rec].link = ctx;
+		in->rec[in->nr_rec].err = *err;
+		in->nr_rec++;
+	} else {
+		in->rec_dropped++;
+	}
+	inbox_post(in);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+void virtio_gpu_submit_done(struct device *dev, uint32_t ctx, uint32_t submit)
+{
+	struct gpu_inbox *in = &((struct virtio_gpu *)dev)->inbox;
+	unsigned i, oldest = 0;
+
+	pthread_mutex_lock(&in->lock);
+	for (i = 0; i < in->nr_done && in->done[i].link != ctx; i++)
+		if (in->done[i].link < in->done[oldest].link)
+			oldest = i;
+	if (i == GPU_INBOX_DONE)
+		i = oldest;	/* a context long gone, most likely */
+	else if (i == in->nr_done)
+		in->nr_done++;
+	/* The latest word, not the highest: a bad number must not hide the good ones after it. */
+	in->done[i].link = ctx;
+	in->done[i].submit = submit;
+	inbox_post(in);
+	pthread_mutex_unlock(&in->lock);
+}
+
+void virtio_gpu_renderer_lost(struct device *dev)
+{
+	struct gpu_inbox *in = &((struct virtio_gpu *)dev)->inbox;
+
+	pthread_mutex_lock(&in->lock);
+	in->lost = true;
+	inbox_post(in);
+	pthread_mutex_unlock(&in->lock);
+}
+
+bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
+{
+	struct gpu_context *c = ctx_find_link(g, link);
+
+	return !c || c->lost || c->completed >= submit;
 }
 
 static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
@@ -565,11 +725,22 @@ static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	t->nr_rec = 0;
 	gpu_stream_check(&c->stream, t->in, req.size, t->out, &out_len, collect_error, c);
 	scan_passed(c, t->out, out_len);
+	if (c->lost)
+		collect_error(c, &(struct bmgpu_error){ .submit = c->stream.submits,
+							 .reason = BMGPU_ERR_LOST });
 	report_errors(g, c);
 	status_counts(c);
-	if (out_len && g->display && g->display->ops->submit)
-		gpu_display_result(g, g->display->ops->submit(g->display->opaque, c->id,
-							      c->stream.submits, t->out, out_len));
+	if (!c->lost && out_len && g->display && g->display->ops->submit) {
+		int ret = g->display->ops->submit(g->display->opaque, c->link, c->stream.submits,
+						  t->out, out_len);
+
+		gpu_display_result(g, ret);
+		/* The renderer answers each submit it was sent: its fence waits for that. */
+		if (!ret && g->inbox.efd >= 0) {
+			cmd->wait_link = c->link;
+			cmd->wait_submit = c->stream.submits;
+		}
+	}
 	return RESP_OK_NODATA;
 }
 

@@ -9,6 +9,7 @@
  * checker). Wire structs are the spec's layouts, little-endian as the host.
  */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -179,6 +180,8 @@ struct gpu_cmd {
 	struct virtq_chain *chain;
 	struct gpu_hdr hdr;		/* the request's */
 	size_t resp_len;		/* bytes of a successful response */
+	/* A SUBMIT_3D the renderer still has to carry out: its fence waits for that. */
+	uint32_t wait_link, wait_submit;
 	union {
 		struct gpu_hdr hdr;
 		struct gpu_resp_display_info info;
@@ -190,6 +193,38 @@ struct gpu_cmd {
 
 struct gpu_context;
 
+/*
+ * A fenced response held back (gpu.c): one whose SUBMIT_3D the renderer
+ * has not yet carried out, and every fenced one after it, since a driver
+ * takes a fence as the end of all work fenced before it.
+ */
+struct gpu_held {
+	uint16_t head;
+	uint32_t written;
+	uint32_t link, submit;		/* what it waits for; 0: only its elders */
+};
+
+/* Records the renderer may have waiting for the device thread; more are dropped. */
+#define GPU_INBOX_RECORDS	256
+/* Contexts the renderer may report progress for between two visits of the device thread. */
+#define GPU_INBOX_DONE		(2 * GPU_MAX_CONTEXTS)
+
+/*
+ * What the renderer says, posted from its link's thread without waiting
+ * for the device (whose thread may itself be blocked sending to the
+ * renderer), and taken by the device thread, woken through an eventfd.
+ */
+struct gpu_inbox {
+	pthread_mutex_t lock;
+	int efd;
+	struct { uint32_t link, submit; } done[GPU_INBOX_DONE];	/* the latest, per context */
+	unsigned nr_done;
+	struct { uint32_t link; struct bmgpu_error err; } rec[GPU_INBOX_RECORDS];
+	unsigned nr_rec;
+	uint64_t rec_dropped;
+	bool lost;			/* the renderer is gone */
+};
+
 /* The 3D path's state (gpu_3d.c), under the work lock. */
 struct gpu_3d {
 	struct gpu_context *ctx[GPU_MAX_CONTEXTS];	/* by slot; NULL: free */
@@ -199,6 +234,8 @@ struct gpu_3d {
 	uint64_t log_second;		/* --verbose: the second being logged in */
 	unsigned log_lines;		/* lines logged in it */
 	unsigned log_held;		/* records not logged since */
+	uint32_t link_seq;		/* the last context id given to the display */
+	bool renderer_lost;		/* contexts made from now on are lost from the start */
 };
 
 struct virtio_gpu {
@@ -220,6 +257,10 @@ struct virtio_gpu {
 	struct gpu_3d three_d;
 	struct virtq_chain chain;
 	struct gpu_cmd cmd;
+	struct gpu_held held[VIRTQ_MAX_SIZE];	/* a ring, oldest at held_first */
+	unsigned held_first, nr_held;
+
+	struct gpu_inbox inbox;		/* its own lock */
 };
 
 /* ---- gpu.c, for gpu_3d.c -------------------------------------------------------- */
@@ -245,7 +286,16 @@ void gpu_backing_write(const struct gpu_resource *res, uint64_t off, const void 
 /* Host address of [off, off + len) of the backing when it is one run; else NULL. */
 void *gpu_backing_ptr(const struct gpu_resource *res, uint64_t off, size_t len);
 
+/* Work lock held: push the held responses whose work is done, oldest first. */
+void gpu_release_held(struct virtio_gpu *g);
+
 /* ---- gpu_3d.c, for gpu.c ------------------------------------------------------- */
+
+/* Has the renderer carried out submit @submit of the context it knows as @link? */
+bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit);
+/* The inbox and the device thread's watch on it; and their end. 0 or -errno. */
+int gpu_3d_inbox_init(struct virtio_gpu *g);
+void gpu_3d_inbox_fini(struct virtio_gpu *g);
 
 /* Commands of the 3D path and blobs, and any gpu.c does not know: the response type. */
 uint32_t gpu_3d_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd);

@@ -59,7 +59,9 @@ struct fuzz_display {
 	struct gpu_display disp;
 	uint32_t w, h;			/* scanout 0 as last told */
 	int fail;			/* what the ops return */
-	uint32_t ctx_live;		/* bit n: context n created, not destroyed */
+	uint32_t live[64];		/* contexts created and not destroyed (the device's cap) */
+	unsigned nr_live;
+	uint32_t last_ctx, last_submit;	/* for the renderer's answers */
 	volatile uint8_t sink;
 };
 
@@ -102,10 +104,14 @@ static int fd_cursor(void *opaque, const struct gpu_cursor *c)
 	return f->fail;
 }
 
-/* Contexts the display was told of: ids below 8 only, which is what the fuzzer names. */
-static bool fd_ctx_live(struct fuzz_display *f, uint32_t ctx)
+/* Where context @ctx is in f->live, or f->nr_live when it is not there. */
+static unsigned fd_ctx_slot(const struct fuzz_display *f, uint32_t ctx)
 {
-	return ctx < 8 && (f->ctx_live & 1u << ctx);
+	unsigned i = 0;
+
+	while (i < f->nr_live && f->live[i] != ctx)
+		i++;
+	return i;
 }
 
 static int fd_ctx_create(void *opaque, uint32_t ctx, uint32_t width, uint32_t height)
@@ -114,21 +120,21 @@ static int fd_ctx_create(void *opaque, uint32_t ctx, uint32_t width, uint32_t he
 
 	if (width < 16 || height < 16)
 		abort();	/* the drawable is scanout 0's mode */
-	if (fd_ctx_live(f, ctx) || !ctx)
+	/* Never 0, never one alive, never more alive than the device's cap. */
+	if (!ctx || fd_ctx_slot(f, ctx) < f->nr_live || f->nr_live == 64)
 		abort();
-	if (ctx < 8)
-		f->ctx_live |= 1u << ctx;
+	f->live[f->nr_live++] = ctx;
 	return f->fail;
 }
 
 static int fd_ctx_destroy(void *opaque, uint32_t ctx)
 {
 	struct fuzz_display *f = opaque;
+	unsigned i = fd_ctx_slot(f, ctx);
 
-	if (ctx < 8 && !fd_ctx_live(f, ctx))
+	if (i == f->nr_live)
 		abort();
-	if (ctx < 8)
-		f->ctx_live &= ~(1u << ctx);
+	f->live[i] = f->live[--f->nr_live];
 	return f->fail;
 }
 
@@ -141,8 +147,10 @@ static int fd_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *st
 
 	if (submit == 0)
 		abort();	/* numbered from 1, as error records name them */
-	if ((ctx < 8 && !fd_ctx_live(f, ctx)) || !len || len % 4)
+	if (fd_ctx_slot(f, ctx) == f->nr_live || !len || len % 4)
 		abort();
+	f->last_ctx = ctx;
+	f->last_submit = submit;
 	for (size_t pos = 0; pos < len;) {
 		size_t bytes = 4u * (p[pos + 2] | (size_t)p[pos + 3] << 8);
 
@@ -601,6 +609,25 @@ static uint32_t fuzz_ctx(struct input *in)
 	return v & 0x80 ? take32(in) : v % 4;
 }
 
+/*
+ * The renderer's word, as its link thread would post it: the last submit
+ * done (its fence may go), or numbers it never was sent, or an error record.
+ */
+static void op_renderer(struct prog *p)
+{
+	uint8_t how = take8(p->in);
+	uint32_t ctx = how & 1 ? display.last_ctx : take8(p->in), submit = display.last_submit;
+	struct bmgpu_error e = { .submit = submit, .offset = take16(p->in),
+				 .method = take16(p->in), .reason = take8(p->in) % BMGPU_ERR_COUNT };
+
+	if (how & 2)
+		submit = take32(p->in);
+	if (how & 4)
+		virtio_gpu_report(vd.dev, ctx, &e);
+	else
+		virtio_gpu_submit_done(vd.dev, ctx, submit);
+}
+
 /* A command of the 2D table, the 3D one, or the cursor queue's. */
 static void op_command(struct prog *p, unsigned q, bool three_d)
 {
@@ -713,6 +740,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default:
 			if (kind & 0x80)
 				bring_up(&p, take8(&in));
+			else if (kind & 0x40)
+				op_renderer(&p);
 			else
 				op_command(&p, CONTROLQ, true);
 			break;

@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	gpu_stream_default_caps(&caps);
 	if (parts & 1)
-		caps.features |= BMGPU_FEATURE_GLSL;
+		caps.features &= ~BMGPU_FEATURE_GLSL;
 	gpu_stream_init(&stream, &caps);
 	stream.blob_ok = fuzz_blob;
 	out = malloc(size + 4);

@@ -356,6 +356,9 @@ EOS
 	# the renderer to finish what was sent, then names the missing frame.
 	run_case gpu-triangle-late 1 120 'stopped after 600 frames; frame 700 never came' -- \
 		bmvm $G/triangle.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 700 late.png
+	# Its submits were fenced and waited for: each was done by the renderer.
+	grep -q '600 frames, 0 errors, 600 submits done by the host$' "$CASE_OUT" ||
+		fail gpu-triangle-fences "not every fenced submit was done by the host" "$CASE_OUT"
 fi
 # Bad GPU options: one line, exit 2.
 run_case gpu-bad-resolution 2 30 'not a display size' -- bmvm $G/hello.elf --resolution 99999x1

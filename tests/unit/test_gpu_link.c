@@ -314,6 +314,8 @@ static void test_capture_spec(void **state)
 struct replies {
 	unsigned count;
 	struct wire_captured last;
+	unsigned done;			/* SUBMIT_DONEs, the last one's numbers below */
+	uint32_t done_ctx, done_submit;
 };
 
 static void collect_reply(void *opaque, const uint8_t *msg, size_t len)
@@ -321,6 +323,11 @@ static void collect_reply(void *opaque, const uint8_t *msg, size_t len)
 	struct replies *r = opaque;
 	struct wire_msg m = msg_of(msg, len);
 
+	if (m.type == WIRE_SUBMIT_DONE) {
+		assert_int_equal(wire_parse_submit_done(&m, &r->done_ctx, &r->done_submit), 0);
+		r->done++;
+		return;
+	}
 	assert_int_equal(wire_parse_captured(&m, &r->last), 0);
 	r->count++;
 }
@@ -392,6 +399,84 @@ static void test_render_frames_and_captures(void **state)
 	free(pic);
 }
 
+/* An executor that draws nothing but presents a 4 x 4 frame when a stream starts with PRESENT. */
+static void *fake_ctx_create(void *backend, uint32_t width, uint32_t height)
+{
+	(void)width;
+	(void)height;
+	return backend;
+}
+
+static void fake_ctx_destroy(void *backend, void *ctx)
+{
+	(void)backend;
+	(void)ctx;
+}
+
+static void fake_run(void *backend, void *ctx, struct render *r, uint32_t ctx_id, uint32_t submit,
+		     const uint8_t *stream, size_t len)
+{
+	static const uint8_t px[4 * 4 * 4];
+	uint32_t w0;
+
+	(void)backend;
+	(void)ctx;
+	(void)ctx_id;
+	(void)submit;
+	memcpy(&w0, stream, sizeof(w0));
+	if (len >= 4 && (w0 & 0xffff) == BMGPU_PRESENT)
+		render_gpu_frame(r, px, 4, 4, 16);
+}
+
+static const struct render_gpu_ops fake_gpu = { fake_ctx_create, fake_ctx_destroy, fake_run };
+
+/*
+ * Every submit is answered with SUBMIT_DONE, at once when headless. In a
+ * window (pace), one that presented waits until its frame is shown, and
+ * those after it wait behind it; render_frames_shown() sends them, in order.
+ */
+static void test_render_submit_done(void **state)
+{
+	static const uint32_t present[] = { BMGPU_PRESENT | 1u << 16 };
+	static const uint32_t nop[] = { BMGPU_NOP | 1u << 16 };
+	uint8_t buf[64];
+	struct replies rep = { 0 };
+	struct render r;
+	int dummy;
+
+	(void)state;
+	render_init(&r, collect_reply, &rep);
+	r.gpu = &fake_gpu;
+	r.gpu_backend = &dummy;
+	assert_int_equal(feed(&r, buf, wire_put_hello(buf, sizeof(buf), 0)), 0);
+	assert_int_equal(feed(&r, buf, wire_put_ctx_create(buf, sizeof(buf), 3, 64, 48)), 0);
+	assert_int_equal(feed(&r, buf, wire_put_submit(buf, sizeof(buf), 3, 1, present, 4)), 0);
+	assert_int_equal(rep.done, 1);
+	assert_int_equal(rep.done_ctx, 3);
+	assert_int_equal(rep.done_submit, 1);
+	assert_int_equal(r.frames, 1);
+
+	r.pace = true;
+	assert_int_equal(feed(&r, buf, wire_put_submit(buf, sizeof(buf), 3, 2, nop, 4)), 0);
+	assert_int_equal(rep.done, 2);			/* drew nothing: done at once */
+	assert_int_equal(feed(&r, buf, wire_put_submit(buf, sizeof(buf), 3, 3, present, 4)), 0);
+	assert_int_equal(feed(&r, buf, wire_put_submit(buf, sizeof(buf), 3, 4, nop, 4)), 0);
+	assert_int_equal(rep.done, 2);			/* both wait for the screen */
+	render_frames_shown(&r);
+	assert_int_equal(rep.done, 4);
+	assert_int_equal(rep.done_submit, 4);
+	render_frames_shown(&r);
+	assert_int_equal(rep.done, 4);
+	/* More than the renderer keeps waiting: the rest are done at once. */
+	for (uint32_t n = 5; n < 5 + RENDER_MAX_PACED + 3; n++)
+		assert_int_equal(feed(&r, buf, wire_put_submit(buf, sizeof(buf), 3, n, present, 4)),
+				 0);
+	assert_int_equal(rep.done, 4 + 3);
+	render_frames_shown(&r);
+	assert_int_equal(rep.done, 4 + RENDER_MAX_PACED + 3);
+	render_fini(&r);
+}
+
 static void test_render_cursor_composited(void **state)
 {
 	static uint8_t buf[WIRE_HDR_SIZE + 28 + 64 * 64 * 4], img[64 * 64 * 4];
@@ -437,7 +522,8 @@ static void test_render_cursor_composited(void **state)
 struct events {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned captured, lost, gpu_errors;
+	unsigned captured, lost, gpu_errors, submits_done;
+	uint32_t done_ctx, done_submit;
 	struct wire_captured last;
 	uint32_t error_ctx;
 	struct bmgpu_error error;
@@ -451,6 +537,18 @@ static void ev_gpu_error(void *opaque, uint32_t ctx, const struct bmgpu_error *e
 	e->error_ctx = ctx;
 	e->error = *err;
 	e->gpu_errors++;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void ev_submit_done(void *opaque, uint32_t ctx, uint32_t submit)
+{
+	struct events *e = opaque;
+
+	pthread_mutex_lock(&e->lock);
+	e->done_ctx = ctx;
+	e->done_submit = submit;
+	e->submits_done++;
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 }
@@ -487,7 +585,7 @@ static struct gpu_link *open_link(struct events *e, const char *renderer, const 
 {
 	struct gpu_link_config lc = { .renderer = renderer, .trace_path = trace };
 	struct gpu_link_events ev = { .opaque = e, .captured = ev_captured, .lost = ev_lost,
-				      .gpu_error = ev_gpu_error };
+				      .gpu_error = ev_gpu_error, .submit_done = ev_submit_done };
 	struct gpu_link *l = NULL;
 	struct errbuf err;
 
@@ -712,6 +810,16 @@ static void test_wire_snapshot(void **state)
 	m = msg_of(buf, wire_put_sync(buf, sizeof(buf), 9));
 	assert_int_equal(wire_parse_sync(&m, &id), 0);
 	assert_int_equal(id, 9);
+	{
+		uint32_t ctx, submit;
+
+		m = msg_of(buf, wire_put_submit_done(buf, sizeof(buf), 4, 5));
+		assert_int_equal(wire_parse_submit_done(&m, &ctx, &submit), 0);
+		assert_int_equal(ctx, 4);
+		assert_int_equal(submit, 5);
+		m = msg_of(buf, wire_put_submit_done(buf, sizeof(buf), 0, 5));	/* no context 0 */
+		assert_int_equal(wire_parse_submit_done(&m, &ctx, &submit), -EPROTO);
+	}
 	m = msg_of(buf, wire_put_sync_done(buf, sizeof(buf), 9, 1234));
 	assert_int_equal(wire_parse_sync_done(&m, &id, &frames), 0);
 	assert_int_equal(frames, 1234);
@@ -739,11 +847,14 @@ static void test_link_submit_without_vulkan(void **state)
 	d = gpu_link_display(l);
 	assert_int_equal(d->ops->ctx_create(d->opaque, 7, 64, 48), 0);
 	assert_int_equal(d->ops->submit(d->opaque, 7, 3, present, sizeof(present)), 0);
-	/* No executor here: the guest hears so, for that very submit. */
+	/* No executor here: the guest hears so, for that very submit, which is done. */
 	assert_true(wait_for(&e, &e.gpu_errors, 1));
 	assert_int_equal(e.error_ctx, 7);
 	assert_int_equal(e.error.submit, 3);
 	assert_int_equal(e.error.reason, BMGPU_ERR_HOST);
+	assert_true(wait_for(&e, &e.submits_done, 1));
+	assert_int_equal(e.done_ctx, 7);
+	assert_int_equal(e.done_submit, 3);
 	assert_int_equal(d->ops->ctx_destroy(d->opaque, 7), 0);
 	/* A submit for a context the renderer does not know breaks the protocol. */
 	assert_int_equal(d->ops->submit(d->opaque, 7, 4, present, sizeof(present)), 0);
@@ -815,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_wire_refuses_malformed),
 		cmocka_unit_test(test_capture_spec),
 		cmocka_unit_test(test_render_frames_and_captures),
+		cmocka_unit_test(test_render_submit_done),
 		cmocka_unit_test(test_render_cursor_composited),
 		cmocka_unit_test(test_link_spawned_renderer),
 		cmocka_unit_test(test_link_listening_renderer),

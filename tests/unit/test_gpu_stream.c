@@ -214,9 +214,13 @@ static void test_bad_spirv_and_shader_kinds(void **state)
 	at = PUT(b, BMGPU_CREATE_SHADER, 1, BMGPU_SHADER_SPIRV, 4096, 0x07230203, 0, 0, 0, 0);
 	expect_one(s, b, at, BMGPU_CREATE_SHADER, BMGPU_ERR_BOUNDS);	/* code past the command */
 	b->n = 0;
-	/* GLSL is not offered by default: the capset says so. */
+	/* GLSL passes on to the renderer's compiler, where the capset offers it. */
+	at = PUT(b, BMGPU_CREATE_SHADER, 1, BMGPU_SHADER_GLSL_VERTEX + 3, 4, 0x6e69616d);
+	expect_one(s, b, at, BMGPU_CREATE_SHADER, BMGPU_ERR_ENUM);	/* no such kind */
+	b->n = 0;
+	s->caps.features &= ~BMGPU_FEATURE_GLSL;
 	at = PUT(b, BMGPU_CREATE_SHADER, 1, BMGPU_SHADER_GLSL_VERTEX, 4, 0x6e69616d);
-	expect_one(s, b, at, BMGPU_CREATE_SHADER, BMGPU_ERR_ENUM);
+	expect_one(s, b, at, BMGPU_CREATE_SHADER, BMGPU_ERR_ENUM);	/* not offered */
 }
 
 static void test_oversize_uploads(void **state)

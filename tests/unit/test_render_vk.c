@@ -96,6 +96,15 @@ static void shader(uint32_t handle, const uint32_t *code, size_t bytes)
 	EMIT_DATA(BMGPU_CREATE_SHADER, c, code, bytes);
 }
 
+/* GLSL source, compiled by the renderer (BMGPU_FEATURE_GLSL). */
+static void glsl(uint32_t handle, uint32_t kind, const char *src)
+{
+	struct bmgpu_create_shader c = { .handle = handle, .kind = kind,
+					 .code_bytes = (uint32_t)strlen(src) };
+
+	EMIT_DATA(BMGPU_CREATE_SHADER, c, src, strlen(src));
+}
+
 /* A pipeline of the reference vertex layout into BGRA8. */
 static void pipeline(uint32_t handle, uint32_t vs, uint32_t fs, uint32_t topology,
 		     uint32_t samples)
@@ -717,6 +726,44 @@ static void test_compute(void **state)
  * the wrong stage or descriptor set, a draw whose pipeline reads an empty
  * slot. Each is reported and skipped; the rest of the stream still runs.
  */
+/*
+ * The triangle again, its shaders sent as GLSL source: the renderer compiles
+ * them to the same picture. GLSL that does not compile is a BMGPU_ERR_SHADER
+ * record, as bad SPIR-V is.
+ */
+static void test_glsl(void **state)
+{
+	static const char vert[] =
+		"#version 450\n"
+		"layout(location = 0) in vec2 pos;\n"
+		"layout(location = 1) in vec2 uv;\n"
+		"layout(location = 2) in vec4 colour;\n"
+		"layout(location = 0) out vec4 v_colour;\n"
+		"void main() { gl_Position = vec4(pos, 0.0, 1.0); v_colour = colour; }\n";
+	static const char frag[] =
+		"#version 450\n"
+		"layout(location = 0) in vec4 v_colour;\n"
+		"layout(location = 0) out vec4 out_colour;\n"
+		"void main() { out_colour = v_colour; }\n";
+	struct run r;
+
+	REQUIRE_VK(state);
+#ifndef HAVE_SHADERC
+	skip();
+#endif
+	glsl(VS, BMGPU_SHADER_GLSL_VERTEX, vert);
+	glsl(FS, BMGPU_SHADER_GLSL_FRAGMENT, frag);
+	glsl(40, BMGPU_SHADER_GLSL_FRAGMENT, "#version 450\nvoid main() { nonsense; }\n");
+	pipeline(PIPE, VS, FS, BMGPU_TRIANGLES, 1);
+	frame(BMGPU_DRAWABLE, 0, BMGPU_STORE_STORE, slate, PIPE, triangle, sizeof(triangle));
+	assert_int_equal(run_stream(&r), 1);
+	assert_int_equal(r.last.method, BMGPU_CREATE_SHADER);
+	assert_int_equal(r.last.reason, BMGPU_ERR_SHADER);
+	assert_int_equal(r.frame.presents, 1);
+	assert_golden(&r.frame, "triangle.png");
+	assert_clean(&r);
+}
+
 static void test_errors(void **state)
 {
 	static const uint32_t junk[] = { 0x07230203, 0x00010000, 0, 8, 0, 0xdeadbeef };
@@ -926,6 +973,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_triangle),
+		cmocka_unit_test(test_glsl),
 		cmocka_unit_test(test_msaa_resolve),
 		cmocka_unit_test(test_depth_indexed_buffers),
 		cmocka_unit_test(test_stencil_blend),

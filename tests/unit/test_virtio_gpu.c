@@ -99,6 +99,9 @@ struct rec {
 	uint32_t submit_no;		/* the last submit's number in its context */
 	uint8_t *stream;		/* the last submit's */
 	size_t stream_len;
+	/* Like the renderer, say each submit is done at once; unless held. */
+	struct device *dev;
+	bool hold;
 };
 
 static int rec_scanout(void *opaque, unsigned id, uint32_t w, uint32_t h)
@@ -189,6 +192,8 @@ static int rec_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *s
 	memcpy(r->stream, stream, len);
 	r->stream_len = len;
 	pthread_mutex_unlock(&r->lock);
+	if (!r->fail && !r->hold)
+		virtio_gpu_submit_done(r->dev, ctx, submit);
 	return r->fail;
 }
 
@@ -233,6 +238,7 @@ static struct t *t_new(const char *arg, bool display, uint64_t features)
 	creating = display ? &t->rec : NULL;
 	assert_int_equal(vdriver_init(&t->d, create_gpu, arg, &err), 0);
 	creating = NULL;
+	t->rec.dev = t->d.dev;
 	assert_int_equal(vdriver_bring_up(&t->d, features), 0);
 	t->req = vdriver_alloc(&t->d, REQ_SIZE, 4096);
 	t->resp = vdriver_alloc(&t->d, RESP_SIZE, 4096);
@@ -1304,7 +1310,7 @@ static void test_contexts(void **state)
 	assert_int_equal(t->rec.ctx_creates, 0);
 	assert_int_equal(ctx_create(t, 7, BMGPU_CAPSET_ID), OK_NODATA);
 	assert_int_equal(t->rec.ctx_creates, 1);
-	assert_int_equal(t->rec.ctx_created, 7);
+	assert_int_equal(t->rec.ctx_created, 1);	/* the display's id, not the guest's */
 	assert_int_equal(ctx_create(t, 7, BMGPU_CAPSET_ID), ERR_CONTEXT);
 	m = msg_fenced(CTX_CREATE, 0, 0, 8);
 	put32(&m, 0);
@@ -1326,7 +1332,7 @@ static void test_contexts(void **state)
 	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 9, 0), ERR_CONTEXT);
 	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 7, 0), OK_NODATA);
 	assert_int_equal(t->rec.ctx_destroys, 1);
-	assert_int_equal(t->rec.ctx_destroyed, 7);
+	assert_int_equal(t->rec.ctx_destroyed, 1);
 	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 7, 0), ERR_CONTEXT);
 	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 7, 1), ERR_CONTEXT);
 	assert_int_equal(flush(t, 1, 0, 0, 4, 4), OK_NODATA);
@@ -1337,6 +1343,8 @@ static void test_contexts(void **state)
 	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 130, 0), OK_NODATA);
 	assert_int_equal(ctx_create(t, 164, BMGPU_CAPSET_ID), OK_NODATA);
 	assert_int_equal(t->rec.ctx_creates, 66);
+	/* A guest id used again is a new context to the display: its id is never reused. */
+	assert_int_equal(t->rec.ctx_created, 66);
 }
 
 static void test_no_context_init(void **state)
@@ -1704,7 +1712,7 @@ static void test_submit_triangle(void **state)
 	put_triangle_frame(&s);
 	assert_int_equal(submit(t, 5, &s), OK_NODATA);
 	assert_int_equal(t->rec.submits, 1);
-	assert_int_equal(t->rec.submit_ctx, 5);
+	assert_int_equal(t->rec.submit_ctx, t->rec.ctx_created);
 	assert_int_equal(t->rec.submit_no, 1);
 	assert_int_equal(t->rec.stream_len, s.len);
 	assert_memory_equal(t->rec.stream, s.w, s.len);
@@ -1746,7 +1754,7 @@ static void test_submit_errors(void **state)
 	/* Another context has its own handles. */
 	assert_int_equal(ctx_create(t, 6, BMGPU_CAPSET_ID), OK_NODATA);
 	assert_int_equal(submit(t, 6, &s), OK_NODATA);
-	assert_int_equal(t->rec.submit_ctx, 6);
+	assert_int_equal(t->rec.submit_ctx, 2);
 	assert_int_equal(t->rec.stream_len, s.len);
 }
 
@@ -1779,6 +1787,108 @@ static void assert_rec(struct bmgpu_error e, uint32_t submit, uint32_t offset, u
 #define ST_ERRORS	offsetof(struct bmgpu_status, errors)
 #define ST_SUBMITS	offsetof(struct bmgpu_status, submits)
 #define ST_FRAMES	offsetof(struct bmgpu_status, frames)
+#define ST_COMPLETED	offsetof(struct bmgpu_status, completed)
+#define ST_FLAGS	offsetof(struct bmgpu_status, flags)
+
+/* Post a fenced SUBMIT_3D of @s on @ctx without waiting: its response buffer is @resp. */
+static void submit_post(struct t *t, uint32_t ctx, const struct stream *s, uint64_t req,
+			uint64_t resp)
+{
+	struct msg m = msg_fenced(SUBMIT_3D, FLAG_FENCE, 7, ctx);
+	struct vdriver_seg seg[2] = { { req, 0, false }, { resp, HDR, true } };
+
+	put32(&m, (uint32_t)s->len);
+	put32(&m, 0);
+	memcpy(vdriver_ptr(&t->d, req), m.b, m.len);
+	memcpy((uint8_t *)vdriver_ptr(&t->d, req) + m.len, s->w, s->len);
+	seg[0].len = (uint32_t)(m.len + s->len);
+	vdriver_add(&t->d, CONTROLQ, seg, 2, false);
+	vdriver_kick(&t->d, CONTROLQ);
+}
+
+/* The next used entry within @ms: its head, or -1. */
+static int next_used(struct t *t, int ms)
+{
+	uint16_t head;
+	uint32_t len;
+
+	return vdriver_wait_used(&t->d, CONTROLQ, &head, &len, ms) ? -1 : head;
+}
+
+/*
+ * A fenced SUBMIT_3D is done when the renderer says so: its answer, and
+ * any fenced one after it, waits; an unfenced one does not. A number the
+ * device never sent releases nothing; the renderer's loss releases all,
+ * marks the context lost, and later submits are answered at once with a
+ * BMGPU_ERR_LOST record and reach no display.
+ */
+static void test_fence_waits_for_renderer(void **state)
+{
+	struct t *t = *state;
+	uint64_t blob = blob_ready(t, 9, 4096), page = blob + 64;
+	uint64_t req1 = vdriver_alloc(&t->d, REQ_SIZE, 4096), resp1 = vdriver_alloc(&t->d, 64, 64);
+	uint64_t req2 = vdriver_alloc(&t->d, REQ_SIZE, 4096), resp2 = vdriver_alloc(&t->d, 64, 64);
+	struct vdriver_seg seg[2] = { { req2, 0, false }, { resp2, 64, true } };
+	struct stream s = { .len = 0 };
+	struct msg m;
+	uint32_t link;
+	int head;
+
+	t->rec.hold = true;
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	link = t->rec.ctx_created;
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	put_set_status(&s, 9, 64, sizeof(struct bmgpu_status) + 4 * sizeof(struct bmgpu_error));
+	put_triangle_frame(&s);
+	submit_post(t, 5, &s, req1, resp1);
+	assert_int_equal(next_used(t, 200), -1);
+	assert_int_equal(status_field(t, page, ST_SUBMITS), 1);
+	assert_int_equal(status_field(t, page, ST_COMPLETED), 0);
+	/* A fenced 2D command waits behind it; an unfenced one goes past both. */
+	m = msg_fenced(CREATE_2D, FLAG_FENCE, 8, 0);
+	put32(&m, 1);
+	put32(&m, BGRA);
+	put32(&m, 4);
+	put32(&m, 4);
+	memcpy(vdriver_ptr(&t->d, req2), m.b, m.len);
+	seg[0].len = (uint32_t)m.len;
+	vdriver_add(&t->d, CONTROLQ, seg, 2, false);
+	vdriver_kick(&t->d, CONTROLQ);
+	assert_int_equal(next_used(t, 200), -1);
+	assert_int_equal(cmd_id(t, UNREF, 77), ERR_RESOURCE);	/* unfenced: answered */
+	/* A number never sent, and another context's: nothing goes. */
+	virtio_gpu_submit_done(t->d.dev, link, 2);
+	virtio_gpu_submit_done(t->d.dev, link + 1, 1);
+	assert_int_equal(next_used(t, 200), -1);
+	/* Done: both answers, in order, and the page says so. */
+	virtio_gpu_submit_done(t->d.dev, link, 1);
+	head = next_used(t, 5000);
+	assert_true(head >= 0);
+	assert_int_equal(get32(vdriver_ptr(&t->d, resp1)), OK_NODATA);
+	assert_int_equal(next_used(t, 5000) >= 0, true);
+	assert_int_equal(get32(vdriver_ptr(&t->d, resp2)), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_COMPLETED), 1);
+	assert_int_equal(status_field(t, page, ST_FLAGS), 0);
+
+	/* The renderer goes while a submit waits: it completes, the context is lost. */
+	s.len = 0;
+	put_cmd(&s, BMGPU_PRESENT, 4);
+	submit_post(t, 5, &s, req1, resp1);
+	assert_int_equal(next_used(t, 200), -1);
+	virtio_gpu_renderer_lost(t->d.dev);
+	assert_true(next_used(t, 5000) >= 0);
+	assert_int_equal(status_field(t, page, ST_FLAGS), BMGPU_STATUS_LOST);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 0);
+	/* From now on: answered at once, one LOST record each, nothing sent. */
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.submits, 2);
+	assert_int_equal(status_field(t, page, ST_ERRORS), 1);
+	assert_rec(status_rec(t, page, 0), 3, 0, 0, BMGPU_ERR_LOST);
+	/* A context made afterwards is lost from the start. */
+	assert_int_equal(ctx_create(t, 6, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(submit(t, 6, &s), OK_NODATA);
+	assert_int_equal(t->rec.submits, 2);
+}
 
 static void test_status_page(void **state)
 {
@@ -2105,6 +2215,7 @@ int main(void)
 		T(test_submit_triangle),
 		T(test_submit_errors),
 		T(test_status_page),
+		T(test_fence_waits_for_renderer),
 		T(test_status_wrap),
 		T(test_status_scattered),
 		T(test_status_gone),

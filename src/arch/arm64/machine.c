@@ -605,6 +605,18 @@ int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *er
 	return vm->machine->gpu ? virtio_gpu_report(vm->machine->gpu, ctx, err) : -ENODEV;
 }
 
+void machine_gpu_submit_done(struct vm *vm, uint32_t ctx, uint32_t submit)
+{
+	if (vm->machine->gpu)
+		virtio_gpu_submit_done(vm->machine->gpu, ctx, submit);
+}
+
+void machine_gpu_lost(struct vm *vm)
+{
+	if (vm->machine->gpu)
+		virtio_gpu_renderer_lost(vm->machine->gpu);
+}
+
 void machine_kick(struct vm *vm)
 {
 	if (vm->machine && vm->machine->psci_ready)

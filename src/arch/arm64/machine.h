@@ -97,6 +97,9 @@ int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *e
 
 /* An error record the renderer found for GPU context @ctx: to its status page. */
 int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *err);
+/* The renderer finished GPU context @ctx's submits up to @submit; or it is gone. */
+void machine_gpu_submit_done(struct vm *vm, uint32_t ctx, uint32_t submit);
+void machine_gpu_lost(struct vm *vm);
 
 /* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
 void machine_kick(struct vm *vm);
