@@ -27,8 +27,7 @@
 #include <bmvm/gpu_protocol.h>
 
 #include "bm.h"
-#include "triangle_frag.h"	/* SPIR-V, compiled from shaders/ at build time */
-#include "triangle_vert.h"
+#include "triangle_scene.h"
 
 #define TRIANGLE_FRAMES	600
 
@@ -256,11 +255,13 @@ static bool gpu_status_page(void)
 
 /* ---- the command stream (include/bmvm/gpu_protocol.h) --------------------- */
 
+/* The stream itself is triangle_scene.c's, shared with the Linux DRM client. */
 static struct {
 	struct gpu_hdr hdr;
 	u32 size, padding;
 	u8 cmds[8192];
 } submit __attribute__((aligned(8)));
+static struct scene_stream stream = { submit.cmds, sizeof(submit.cmds), 0, 0 };
 
 /*
  * Fenced: its answer comes once the host has carried the buffer out (in a
@@ -273,101 +274,14 @@ static void stream_begin(void)
 
 	submit.hdr = (struct gpu_hdr){ .type = CMD_SUBMIT_3D, .flags = GPU_FLAG_FENCE,
 				       .fence_id = ++fence, .ctx_id = CTX };
-	submit.size = 0;
+	stream.size = 0;
 }
-
-/* Append a command: its fixed part, then @n bytes of data padded to words. */
-static void put(u16 method, void *cmd, u32 fixed, const void *data, u32 n)
-{
-	struct bmgpu_header *h = cmd;
-	u32 padded = (n + 3) & ~3u;
-
-	h->method = method;
-	h->words = (u16)((fixed + padded) / 4);
-	memcpy(submit.cmds + submit.size, cmd, fixed);
-	memset(submit.cmds + submit.size + fixed, 0, padded);
-	memcpy(submit.cmds + submit.size + fixed, data, n);
-	submit.size += fixed + padded;
-}
-
-#define PUT(method, cmd)	put(method, &(cmd), sizeof(cmd), NULL, 0)
 
 static bool stream_send(void)
 {
-	return gpu_simple(&submit, sizeof(submit.hdr) + 8 + submit.size) == RESP_OK_NODATA;
-}
-
-/*
- * No FPU here (-mgeneral-regs-only): floats travel as their IEEE-754 bits,
- * written with memcpy.
- */
-#define F_0	0x00000000u
-#define F_1	0x3f800000u	/* 1.0 */
-#define F_075	0x3f400000u	/* 0.75 */
-#define F_M075	0xbf400000u	/* -0.75 */
-#define F_01	0x3dcccccdu	/* 0.1 */
-#define F_02	0x3e4ccccdu	/* 0.2 */
-#define F_03	0x3e99999au	/* 0.3 */
-
-/* The reference layout: x, y, u, v, r, g, b, a. +y is up. */
-static const u32 triangle_vertices[3][8] = {
-	{ F_M075, F_M075, F_0, F_0, F_1, F_0, F_0, F_1 },	/* red, bottom left */
-	{ F_075, F_M075, F_0, F_0, F_0, F_1, F_0, F_1 },	/* green, bottom right */
-	{ F_0, F_075, F_0, F_0, F_0, F_0, F_1, F_1 },		/* blue, top */
-};
-
-#define VS		1
-#define FS		2
-#define PIPELINE	3
-#define MSAA_TARGET	4
-
-static void put_setup(u32 width, u32 height)
-{
-	struct bmgpu_set_status st = { .blob_resource = STATUS_RES, .size = sizeof(status_mem) };
-	struct bmgpu_create_shader vs = { .handle = VS, .kind = BMGPU_SHADER_SPIRV,
-					  .code_bytes = sizeof(triangle_vert) };
-	struct bmgpu_create_shader fs = { .handle = FS, .kind = BMGPU_SHADER_SPIRV,
-					  .code_bytes = sizeof(triangle_frag) };
-	struct bmgpu_create_render_pipeline p = {
-		.handle = PIPELINE, .vertex_shader = VS, .fragment_shader = FS,
-		.topology = BMGPU_TRIANGLES, .color_format = BMGPU_FORMAT_BGRA8,
-		.sample_count = 4, .write_mask = BMGPU_WRITE_ALL,
-		/* nr_attributes 0: the reference vertex layout */
-	};
-	struct bmgpu_create_texture t = {
-		.handle = MSAA_TARGET, .width = width, .height = height,
-		.format = BMGPU_FORMAT_BGRA8, .sample_count = 4, .usage = BMGPU_TEXTURE_TARGET,
-	};
-
-	PUT(BMGPU_SET_STATUS, st);
-	put(BMGPU_CREATE_SHADER, &vs, sizeof(vs), triangle_vert, sizeof(triangle_vert));
-	put(BMGPU_CREATE_SHADER, &fs, sizeof(fs), triangle_frag, sizeof(triangle_frag));
-	PUT(BMGPU_CREATE_RENDER_PIPELINE, p);
-	PUT(BMGPU_CREATE_TEXTURE, t);
-}
-
-/* Clear to slate, draw, resolve the 4 samples into the display, present. */
-static void put_frame(void)
-{
-	static const u32 slate[4] = { F_01, F_02, F_03, F_1 };
-	struct bmgpu_begin_render_pass pass = {
-		.color_target = MSAA_TARGET, .resolve_target = BMGPU_DRAWABLE,
-		.load = BMGPU_LOAD_CLEAR, .store = BMGPU_STORE_RESOLVE,
-	};
-	struct bmgpu_set_handle pipe = { .handle = PIPELINE };
-	struct bmgpu_set_bytes vertices = { .stage = BMGPU_STAGE_VERTEX, .slot = 0,
-					    .size = sizeof(triangle_vertices) };
-	struct bmgpu_draw draw = { .vertex_count = 3, .instance_count = 1 };
-	struct bmgpu_begin_pass end, present;
-
-	memcpy(pass.clear_color, slate, sizeof(slate));
-	PUT(BMGPU_BEGIN_RENDER_PASS, pass);
-	PUT(BMGPU_SET_RENDER_PIPELINE, pipe);
-	put(BMGPU_SET_BYTES, &vertices, sizeof(vertices), triangle_vertices,
-	    sizeof(triangle_vertices));
-	PUT(BMGPU_DRAW, draw);
-	PUT(BMGPU_END_PASS, end);
-	PUT(BMGPU_PRESENT, present);
+	submit.size = stream.size;
+	return !stream.overflow &&
+	       gpu_simple(&submit, sizeof(submit.hdr) + 8 + submit.size) == RESP_OK_NODATA;
 }
 
 /* What the device found wrong so far (it writes the page; we only read it). */
@@ -397,14 +311,14 @@ int main(void *dtb)
 	}
 	bm_printf("triangle: display %ux%u\n", width, height);
 	stream_begin();
-	put_setup(width, height);
-	put_frame();
+	scene_setup(&stream, STATUS_RES, sizeof(status_mem), width, height);
+	scene_frame(&stream);
 	if (!stream_send())
 		bm_exit(1);
 	bm_printf("triangle: first frame sent, %u errors\n", status_errors());
 	for (unsigned frame = 1; frame < TRIANGLE_FRAMES; frame++) {
 		stream_begin();
-		put_frame();
+		scene_frame(&stream);
 		if (!stream_send())
 			bm_exit(1);
 	}

@@ -39,8 +39,13 @@
 
 #include <stdint.h>
 
-/* The virtio-gpu capset and context type (VIRTIO_GPU_F_CONTEXT_INIT). */
-#define BMGPU_CAPSET_ID		32
+/*
+ * The virtio-gpu capset and context type (VIRTIO_GPU_F_CONTEXT_INIT). Below
+ * 31 on purpose: stock Linux up to 6.x keeps its capset mask with an int
+ * shift (1 << id), so it cannot offer a context of a higher id to its
+ * programs; and clear of the ids the virtio spec assigns (1-8).
+ */
+#define BMGPU_CAPSET_ID		30
 #define BMGPU_CAPSET_VERSION	1
 #define BMGPU_MAGIC		0x50474d42u	/* "BMGP" */
 

@@ -1147,7 +1147,8 @@ static const struct virtio_ops gpu_ops = {
 	.nr_queues = 2,
 	.queue_max = VIRTQ_MAX_SIZE,
 	.config_size = GPU_CONFIG_SIZE,
-	.features = 1ull << GPU_F_EDID | 1ull << GPU_F_RESOURCE_BLOB | 1ull << GPU_F_CONTEXT_INIT,
+	.features = 1ull << GPU_F_VIRGL | 1ull << GPU_F_EDID | 1ull << GPU_F_RESOURCE_BLOB |
+		    1ull << GPU_F_CONTEXT_INIT,
 	.config_access = gpu_config_access,
 	.queue_notify = gpu_queue_notify,
 	.reset = gpu_reset,

@@ -10,7 +10,12 @@
  *    the struct bmgpu_capset every context's streams are checked against.
  *  - CTX_CREATE: context_init must be BMGPU_CAPSET_ID exactly (the other
  *    bits are reserved); without VIRTIO_GPU_F_CONTEXT_INIT it reads as 0,
- *    virgl's context type, which we are not. GPU_MAX_CONTEXTS at most.
+ *    virgl's context type, which we are not. Where the driver negotiated
+ *    VIRGL, a type-0 context is made but inert: stock Linux makes one for
+ *    every DRM file that does not choose a type (its console's too), and
+ *    would log each refusal as an error. It holds resources like any
+ *    context; its SUBMIT_3D answers ERR_INVALID_PARAMETER and nothing of
+ *    it reaches the display. GPU_MAX_CONTEXTS at most, inert ones included.
  *  - Blobs are VIRTIO_GPU_BLOB_MEM_GUEST only: guest memory the memory
  *    entries describe, at least size bytes of it. There is no host memory
  *    behind a blob, so nothing to map (MAP_BLOB answers ERR_UNSPEC); the
@@ -99,6 +104,7 @@ struct gpu_context {
 	uint32_t link;			/* the id the display knows it by, never reused */
 	uint32_t completed;		/* submits the renderer has carried out */
 	bool lost;			/* with the renderer: nothing of it is drawn */
+	bool inert;			/* virgl's type, made for Linux's sake: no stream */
 	unsigned slot;			/* in g->three_d.ctx, and its bit in ctx_mask */
 	struct gpu_stream stream;
 	struct gpu_status status;
@@ -162,7 +168,7 @@ static void ctx_free(struct virtio_gpu *g, struct gpu_context *c, bool tell_disp
 	for (unsigned i = 0; i < GPU_RES_BUCKETS; i++)
 		for (struct gpu_resource *res = g->res[i]; res; res = res->next)
 			res->ctx_mask &= ~ctx_bit(c);
-	if (tell_display && g->display && g->display->ops->ctx_destroy)
+	if (tell_display && !c->inert && g->display && g->display->ops->ctx_destroy)
 		gpu_display_result(g, g->display->ops->ctx_destroy(g->display->opaque, c->link));
 	if (g->verbose && c->dropped)
 		fprintf(stderr, "bmvm: %s: context %u: %llu GPU stream errors had no status page\n",
@@ -185,7 +191,7 @@ static uint32_t gpu_ctx_create(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	if (!cmd->hdr.ctx_id || ctx_find(g, cmd->hdr.ctx_id))
 		return RESP_ERR_INVALID_CONTEXT_ID;
 	type = virtio_has_feature(&g->vdev, GPU_F_CONTEXT_INIT) ? req.context_init : 0;
-	if (type != BMGPU_CAPSET_ID)
+	if (type != BMGPU_CAPSET_ID && (type || !virtio_has_feature(&g->vdev, GPU_F_VIRGL)))
 		return RESP_ERR_INVALID_PARAMETER;
 	while (slot < GPU_MAX_CONTEXTS && g->three_d.ctx[slot])
 		slot++;
@@ -198,13 +204,14 @@ static uint32_t gpu_ctx_create(struct virtio_gpu *g, struct gpu_cmd *cmd)
 		g->three_d.link_seq = 1;
 	c->link = g->three_d.link_seq;
 	c->lost = g->three_d.renderer_lost;
+	c->inert = type != BMGPU_CAPSET_ID;
 	c->slot = slot;
 	gpu_stream_default_caps(&caps);
 	gpu_stream_init(&c->stream, &caps);
 	c->stream.blob_ok = ctx_blob_ok;
 	c->stream.blob_opaque = c;
 	g->three_d.ctx[slot] = c;
-	if (g->display && g->display->ops->ctx_create)
+	if (!c->inert && g->display && g->display->ops->ctx_create)
 		gpu_display_result(g, g->display->ops->ctx_create(g->display->opaque, c->link,
 								  g->width, g->height));
 	return RESP_OK_NODATA;
@@ -715,7 +722,7 @@ static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	c = ctx_find(g, cmd->hdr.ctx_id);
 	if (!c)
 		return RESP_ERR_INVALID_CONTEXT_ID;
-	if (req.size > submit_max())
+	if (c->inert || req.size > submit_max())
 		return RESP_ERR_INVALID_PARAMETER;
 	if (cmd->chain->out_len - sizeof(req) < req.size)
 		return RESP_ERR_UNSPEC;

@@ -17,7 +17,14 @@
 #include "gpu/display.h"
 #include "virtio/virtio.h"
 
-/* Feature bits (5.7.3). */
+/*
+ * Feature bits (5.7.3). VIRGL is offered though bmvm is no virgl: stock
+ * Linux gates its 3D uAPI (capsets, CONTEXT_INIT, EXECBUFFER, a context's
+ * resources) on that bit, and without it a Linux program could not reach
+ * the bmvm context type. Contexts of virgl's type (context_init 0) are
+ * refused as before; a guest that wants virgl finds no virgl capset.
+ */
+#define GPU_F_VIRGL		0
 #define GPU_F_EDID		1
 #define GPU_F_RESOURCE_BLOB	3
 #define GPU_F_CONTEXT_INIT	4

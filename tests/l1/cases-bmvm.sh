@@ -352,6 +352,17 @@ EOS
 		bmvm $G/triangle.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 3 triangle.png -v
 	grep -q 'first frame sent, 0 errors' "$CASE_OUT" ||
 		fail gpu-triangle-errors "the status page reported errors" "$CASE_OUT"
+	# The triangle again, from a Linux program through the stock virtio_gpu
+	# DRM driver (CONTEXT_INIT with capset 30, blob status page, EXECBUFFER
+	# with out-fences). No console on tty0, so frames after boot are its
+	# own; frame 150 goes to drm-triangle.png, checked on the x86 side.
+	run_case gpu-drm-triangle 0 300 'frame 150 captured to drm-triangle.png' -- \
+		bmvm /payload/virtio/Image --initrd /payload/gpu/initrd.cpio.gz --cpus 1 --ram 512 \
+		--cmdline "console=ttyAMA0 quiet vt.global_cursor_default=0 bmvm.drm=100000" \
+		--no-balloon --gpu-renderer "$GPU_PORT" --capture 150 drm-triangle.png -v
+	grep -q 'drm-triangle: first frame sent, 0 errors' "$CASE_OUT" ||
+		fail gpu-drm-triangle-errors "drm-triangle did not report a clean first frame" \
+			"$CASE_OUT"
 	# A frame the guest never draws: it powers off after 600; bmvm waits for
 	# the renderer to finish what was sent, then names the missing frame.
 	run_case gpu-triangle-late 1 120 'stopped after 600 frames; frame 700 never came' -- \

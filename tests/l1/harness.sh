@@ -37,7 +37,7 @@ pass() {
 fail() {
 	echo "RESULT FAIL $1: $2"
 	if [ -n "${3:-}" ] && [ -s "$3" ]; then
-		tail -n 20 "$3" | sed 's/^/    /'
+		tail -n "${FAIL_TAIL:-20}" "$3" | sed 's/^/    /'
 	fi
 }
 

@@ -7,6 +7,14 @@
 ok() { echo "L2 OK $1"; }
 bad() { echo "L2 FAIL $1: $2"; }
 
+# bmvm.drm=N: instead, draw N frames of the triangle with drm-triangle,
+# a Linux program using the stock driver's 3D uAPI (CONTEXT_INIT, EXECBUFFER).
+frames=$(sed -n 's/.*bmvm.drm=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$frames" ]; then
+	drm-triangle "$frames" && ok gpu-drm-triangle || bad gpu-drm-triangle "exit $?"
+	exit 0
+fi
+
 want=$(sed -n 's/.*bmvm.mode=\([0-9x]*\).*/\1/p' /proc/cmdline)
 conn=$(ls -d /sys/class/drm/card0-*-1 2>/dev/null | head -n1)
 if [ -n "$conn" ]; then

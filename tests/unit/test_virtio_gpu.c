@@ -27,6 +27,7 @@
 
 #define CONTROLQ	0
 #define CURSORQ		1
+#define F_VIRGL		0
 #define F_EDID		1
 #define F_BLOB		3
 #define F_CONTEXT_INIT	4
@@ -488,7 +489,8 @@ static void test_config(void **state)
 	assert_true(vdriver_device_features(&t->d) & (1ull << F_EDID));
 	assert_true(vdriver_device_features(&t->d) & (1ull << F_BLOB));
 	assert_true(vdriver_device_features(&t->d) & (1ull << F_CONTEXT_INIT));
-	assert_false(vdriver_device_features(&t->d) & 1);	/* no VIRGL */
+	/* VIRGL, so stock Linux opens its 3D uAPI; virgl's own context type stays refused. */
+	assert_true(vdriver_device_features(&t->d) & 1);
 	assert_false(vdriver_device_features(&t->d) & 4);	/* no RESOURCE_UUID */
 	assert_int_equal(cfg32(t, 0), 0);			/* events_read */
 	assert_int_equal(cfg32(t, 4), 0);			/* events_clear */
@@ -1304,7 +1306,6 @@ static void test_contexts(void **state)
 	struct msg m;
 
 	assert_int_equal(ctx_create(t, 0, BMGPU_CAPSET_ID), ERR_CONTEXT);
-	assert_int_equal(ctx_create(t, 1, 0), ERR_PARAM);	/* virgl's default */
 	assert_int_equal(ctx_create(t, 1, 1), ERR_PARAM);
 	assert_int_equal(ctx_create(t, 1, BMGPU_CAPSET_ID | 0x100), ERR_PARAM);
 	assert_int_equal(t->rec.ctx_creates, 0);
@@ -1349,11 +1350,12 @@ static void test_contexts(void **state)
 
 static void test_no_context_init(void **state)
 {
-	struct t *t = t_new(NULL, true, ~(1ull << F_CONTEXT_INIT));
+	struct t *t = t_new(NULL, true, ~(1ull << F_CONTEXT_INIT | 1ull << F_VIRGL));
 
 	(void)state;
 	/* context_init is not there without the feature: the default type, virgl's. */
 	assert_int_equal(ctx_create(t, 1, BMGPU_CAPSET_ID), ERR_PARAM);
+	assert_int_equal(ctx_create(t, 1, 0), ERR_PARAM);
 	t_free(t);
 }
 
@@ -1790,6 +1792,40 @@ static void assert_rec(struct bmgpu_error e, uint32_t submit, uint32_t offset, u
 #define ST_COMPLETED	offsetof(struct bmgpu_status, completed)
 #define ST_FLAGS	offsetof(struct bmgpu_status, flags)
 
+/*
+ * With VIRGL negotiated, virgl's type (0, as Linux makes for every DRM file
+ * that picks none) is an inert context: made, holding resources, counted
+ * against the cap, but its submits are refused and the display never hears
+ * of it.
+ */
+static void test_inert_contexts(void **state)
+{
+	struct t *t = *state;
+	struct stream s = { .len = 0 };
+	struct msg m;
+
+	assert_int_equal(ctx_create(t, 1, 0), OK_NODATA);
+	assert_int_equal(t->rec.ctx_creates, 0);
+	assert_int_equal(create2d(t, 9, BGRA, 4, 4), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 1, 9), OK_NODATA);
+	put_cmd(&s, BMGPU_PRESENT, 4);
+	m = msg_fenced(SUBMIT_3D, 0, 0, 1);
+	put32(&m, (uint32_t)s.len);
+	put32(&m, 0);
+	memcpy(m.b + m.len, s.w, s.len);
+	m.len += s.len;
+	assert_int_equal(run(t, &m), ERR_PARAM);
+	assert_int_equal(t->rec.submits, 0);
+	assert_int_equal(ctx_cmd(t, CTX_DESTROY, 1, 0), OK_NODATA);
+	assert_int_equal(t->rec.ctx_destroys, 0);
+	/* Without CONTEXT_INIT the type reads as 0: inert too. */
+	t_free(t);
+	t = t_new(NULL, true, ~(1ull << F_CONTEXT_INIT));
+	*state = t;
+	assert_int_equal(ctx_create(t, 2, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(t->rec.ctx_creates, 0);
+}
+
 /* Post a fenced SUBMIT_3D of @s on @ctx without waiting: its response buffer is @resp. */
 static void submit_post(struct t *t, uint32_t ctx, const struct stream *s, uint64_t req,
 			uint64_t resp)
@@ -2216,6 +2252,7 @@ int main(void)
 		T(test_submit_errors),
 		T(test_status_page),
 		T(test_fence_waits_for_renderer),
+		T(test_inert_contexts),
 		T(test_status_wrap),
 		T(test_status_scattered),
 		T(test_status_gone),
