@@ -118,7 +118,7 @@ static uint32_t status_page(int fd, volatile struct bmgpu_status **page)
 }
 
 /* Submit @s and wait for its fence: the host has carried it out. */
-static void submit(int fd, const struct scene_stream *s)
+static void submit(int fd, const struct cmdbuf *s)
 {
 	struct drm_virtgpu_execbuffer eb = {
 		.flags = VIRTGPU_EXECBUF_FENCE_FD_OUT, .size = s->size,
@@ -142,7 +142,7 @@ static void submit(int fd, const struct scene_stream *s)
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192] __attribute__((aligned(8)));
-	struct scene_stream s = { buf, sizeof(buf), 0, 0 };
+	struct cmdbuf s = { buf, sizeof(buf), 0, 0 };
 	unsigned frames = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 300;
 	const char *dev = argc > 2 ? argv[2] : "/dev/dri/card0";
 	volatile struct bmgpu_status *st;

@@ -4,327 +4,37 @@
  * everything a guest driver needs. It links nothing but this directory's
  * tiny runtime; the only header from bmvm is include/bmvm/gpu_protocol.h.
  *
- *   1. find the virtio-gpu (slot 3) and bring it up: features, one queue;
- *   2. ask for the display's size and check the bmvm capset is offered;
- *   3. create a context of the bmvm type and a status page for its errors
- *      (a blob resource in our own RAM, attached to the context);
- *   4. send one command buffer that makes the shaders, a 4x MSAA pipeline
- *      and an MSAA target the size of the display;
+ *   1-3. gpu_guest.c: find the virtio-gpu (slot 3) and bring it up; ask for
+ *      the display's size and check the bmvm capset is offered; create a
+ *      context of the bmvm type and a status page for its errors (a blob
+ *      resource in our own RAM, attached to the context);
+ *   4. triangle_scene.c: one command buffer that makes the shaders, a 4x
+ *      MSAA pipeline and an MSAA target the size of the display;
  *   5. then, frame after frame: clear, draw the triangle, resolve into the
  *      display's drawable, present, and wait for the frame's fence.
- *
- * The device is driven by polling (no interrupts) with one request in
- * flight: the simplest driver that is still a correct one.
  *
  * Run it: bmvm triangle.elf --windowed, or --headless --capture 3 out.png.
  * It prints the status page's error count after the first frame and, with
  * TRIANGLE_FRAMES frames done, exits through the test device.
  */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <bmvm/gpu_protocol.h>
-
-#include "bm.h"
+#include "gpu_guest.h"
 #include "triangle_scene.h"
 
 #define TRIANGLE_FRAMES	600
 
-/* ---- virtio-mmio (virtio 1.2, 4.2.2) ------------------------------------ */
-
-#define GPU_MMIO		0x0a000600UL	/* slot 3: 0x0a000000 + 3 * 0x200 */
-#define MMIO_MAGIC		0x000
-#define MMIO_VERSION		0x004
-#define MMIO_DEVICE_ID		0x008
-#define MMIO_DEV_FEATURES	0x010
-#define MMIO_DEV_FEATURES_SEL	0x014
-#define MMIO_DRV_FEATURES	0x020
-#define MMIO_DRV_FEATURES_SEL	0x024
-#define MMIO_QUEUE_SEL		0x030
-#define MMIO_QUEUE_NUM_MAX	0x034
-#define MMIO_QUEUE_NUM		0x038
-#define MMIO_QUEUE_READY	0x044
-#define MMIO_QUEUE_NOTIFY	0x050
-#define MMIO_STATUS		0x070
-#define MMIO_QUEUE_DESC		0x080
-#define MMIO_QUEUE_DRIVER	0x090
-#define MMIO_QUEUE_DEVICE	0x0a0
-
-#define STATUS_ACK		1
-#define STATUS_DRIVER		2
-#define STATUS_DRIVER_OK	4
-#define STATUS_FEATURES_OK	8
-
-#define VIRTIO_ID_GPU		16
-#define F_CONTEXT_INIT		4	/* in the low 32 feature bits */
-#define F_RESOURCE_BLOB		3
-#define F_VERSION_1		0	/* bit 32: bit 0 of the high word */
-
-#define QSIZE			4
-#define DESC_F_NEXT		1
-#define DESC_F_WRITE		2
-
-struct desc {
-	u64 addr;
-	u32 len;
-	u16 flags, next;
-};
-
-static struct desc ring_desc[QSIZE] __attribute__((aligned(16)));
-static u16 ring_avail[3 + QSIZE] __attribute__((aligned(2)));
-static u32 ring_used[1 + 2 * QSIZE + 1] __attribute__((aligned(4)));
-static u16 avail_idx;
-
-static u32 mmio_read(u32 off)
+static void setup(struct cmdbuf *cb, u32 width, u32 height)
 {
-	return readl(GPU_MMIO + off);
+	scene_setup(cb, GPU_STATUS_RES, GPU_STATUS_SIZE, width, height);
 }
 
-static void mmio_write(u32 off, u32 v)
+static void frame(struct cmdbuf *cb, u32 n)
 {
-	writel(v, GPU_MMIO + off);
-}
-
-static void mmio_write64(u32 off, const void *p)
-{
-	mmio_write(off, (u32)(uintptr_t)p);
-	mmio_write(off + 4, (u32)((uintptr_t)p >> 32));
-}
-
-static bool gpu_features(void)
-{
-	u32 want = BIT(F_CONTEXT_INIT) | BIT(F_RESOURCE_BLOB), offered;
-
-	mmio_write(MMIO_DEV_FEATURES_SEL, 0);
-	offered = mmio_read(MMIO_DEV_FEATURES);
-	if ((offered & want) != want) {
-		bm_printf("triangle: the GPU lacks CONTEXT_INIT or RESOURCE_BLOB\n");
-		return false;
-	}
-	mmio_write(MMIO_DRV_FEATURES_SEL, 0);
-	mmio_write(MMIO_DRV_FEATURES, want);
-	mmio_write(MMIO_DRV_FEATURES_SEL, 1);
-	mmio_write(MMIO_DRV_FEATURES, BIT(F_VERSION_1));
-	mmio_write(MMIO_STATUS, STATUS_ACK | STATUS_DRIVER | STATUS_FEATURES_OK);
-	return mmio_read(MMIO_STATUS) & STATUS_FEATURES_OK;
-}
-
-static bool gpu_bring_up(void)
-{
-	if (mmio_read(MMIO_MAGIC) != 0x74726976 || mmio_read(MMIO_VERSION) != 2 ||
-	    mmio_read(MMIO_DEVICE_ID) != VIRTIO_ID_GPU) {
-		bm_printf("triangle: no virtio-gpu in slot 3 (run bmvm without --no-gpu)\n");
-		return false;
-	}
-	mmio_write(MMIO_STATUS, 0);
-	mmio_write(MMIO_STATUS, STATUS_ACK);
-	mmio_write(MMIO_STATUS, STATUS_ACK | STATUS_DRIVER);
-	if (!gpu_features())
-		return false;
-	mmio_write(MMIO_QUEUE_SEL, 0);		/* the control queue */
-	if (mmio_read(MMIO_QUEUE_NUM_MAX) < QSIZE)
-		return false;
-	mmio_write(MMIO_QUEUE_NUM, QSIZE);
-	mmio_write64(MMIO_QUEUE_DESC, ring_desc);
-	mmio_write64(MMIO_QUEUE_DRIVER, ring_avail);
-	mmio_write64(MMIO_QUEUE_DEVICE, ring_used);
-	mmio_write(MMIO_QUEUE_READY, 1);
-	mmio_write(MMIO_STATUS, STATUS_ACK | STATUS_DRIVER | STATUS_FEATURES_OK |
-		   STATUS_DRIVER_OK);
-	return true;
-}
-
-/*
- * One request, one response: a two-descriptor chain, published, notified,
- * and waited for. Returns the response's type (VIRTIO_GPU_RESP_*).
- */
-static u32 gpu_command(const void *req, u32 req_len, void *resp, u32 resp_len)
-{
-	volatile u16 *used_idx = (volatile u16 *)&ring_used[0] + 1;
-	u16 seen = *used_idx;
-
-	ring_desc[0] = (struct desc){ (uintptr_t)req, req_len, DESC_F_NEXT, 1 };
-	ring_desc[1] = (struct desc){ (uintptr_t)resp, resp_len, DESC_F_WRITE, 0 };
-	ring_avail[2 + avail_idx % QSIZE] = 0;
-	dmb(sy);			/* the chain before the index that publishes it */
-	WRITE_ONCE(ring_avail[1], ++avail_idx);
-	dsb(sy);
-	mmio_write(MMIO_QUEUE_NOTIFY, 0);
-	while (*used_idx == seen)
-		;
-	dmb(sy);			/* the index before the response it covers */
-	return *(volatile u32 *)resp;
-}
-
-/* ---- virtio-gpu commands (virtio 1.2, 5.7.6) ----------------------------- */
-
-#define CMD_GET_DISPLAY_INFO	0x0100
-#define CMD_GET_CAPSET_INFO	0x0108
-#define CMD_RESOURCE_CREATE_BLOB 0x010c
-#define CMD_CTX_CREATE		0x0200
-#define CMD_CTX_ATTACH_RESOURCE	0x0202
-#define CMD_SUBMIT_3D		0x0207
-#define RESP_OK_NODATA		0x1100
-#define RESP_OK_DISPLAY_INFO	0x1101
-#define RESP_OK_CAPSET_INFO	0x1102
-#define BLOB_MEM_GUEST		1
-#define GPU_FLAG_FENCE		1
-
-struct gpu_hdr {
-	u32 type, flags;
-	u64 fence_id;
-	u32 ctx_id;
-	u8 ring_idx, padding[3];
-};
-
-struct display_info {
-	struct gpu_hdr hdr;
-	struct { u32 x, y, width, height, enabled, flags; } mode[16];
-};
-
-static bool gpu_display_size(u32 *width, u32 *height)
-{
-	static struct gpu_hdr req = { .type = CMD_GET_DISPLAY_INFO };
-	static struct display_info resp;
-
-	if (gpu_command(&req, sizeof(req), &resp, sizeof(resp)) != RESP_OK_DISPLAY_INFO)
-		return false;
-	*width = resp.mode[0].width;
-	*height = resp.mode[0].height;
-	return true;
-}
-
-/* Is capset 0 bmvm's (BMGPU_CAPSET_ID)? Guests of other VMMs would stop here. */
-static bool gpu_has_bmvm_capset(void)
-{
-	static struct { struct gpu_hdr hdr; u32 index, padding; } req = {
-		.hdr.type = CMD_GET_CAPSET_INFO, .index = 0 };
-	static struct { struct gpu_hdr hdr; u32 id, max_version, max_size, padding; } resp;
-
-	return gpu_command(&req, sizeof(req), &resp, sizeof(resp)) == RESP_OK_CAPSET_INFO &&
-	       resp.id == BMGPU_CAPSET_ID && resp.max_version >= BMGPU_CAPSET_VERSION;
-}
-
-static u32 gpu_simple(const void *req, u32 len)
-{
-	static struct gpu_hdr resp;
-
-	return gpu_command(req, len, &resp, sizeof(resp));
-}
-
-#define CTX		1	/* our context's id */
-#define STATUS_RES	1	/* the status page's resource id */
-
-static bool gpu_context(void)
-{
-	static struct { struct gpu_hdr hdr; u32 nlen, context_init; char name[64]; } req = {
-		.hdr = { .type = CMD_CTX_CREATE, .ctx_id = CTX },
-		.nlen = 8, .context_init = BMGPU_CAPSET_ID, .name = "triangle",
-	};
-
-	return gpu_simple(&req, sizeof(req)) == RESP_OK_NODATA;
-}
-
-/* The status page: a page of our RAM, as a blob the device writes error records into. */
-static u8 status_mem[4096] __attribute__((aligned(4096)));
-#define status_page	(*(struct bmgpu_status *)status_mem)
-
-static bool gpu_status_page(void)
-{
-	static struct {
-		struct gpu_hdr hdr;
-		u32 resource_id, blob_mem, blob_flags, nr_entries;
-		u64 blob_id, size;
-		struct { u64 addr; u32 length, padding; } entry;
-	} create = {
-		.hdr.type = CMD_RESOURCE_CREATE_BLOB, .resource_id = STATUS_RES,
-		.blob_mem = BLOB_MEM_GUEST, .nr_entries = 1,
-	};
-	static struct { struct gpu_hdr hdr; u32 resource_id, padding; } attach = {
-		.hdr = { .type = CMD_CTX_ATTACH_RESOURCE, .ctx_id = CTX },
-		.resource_id = STATUS_RES,
-	};
-
-	create.size = sizeof(status_mem);
-	create.entry.addr = (uintptr_t)status_mem;
-	create.entry.length = sizeof(status_mem);
-	return gpu_simple(&create, sizeof(create)) == RESP_OK_NODATA &&
-	       gpu_simple(&attach, sizeof(attach)) == RESP_OK_NODATA;
-}
-
-/* ---- the command stream (include/bmvm/gpu_protocol.h) --------------------- */
-
-/* The stream itself is triangle_scene.c's, shared with the Linux DRM client. */
-static struct {
-	struct gpu_hdr hdr;
-	u32 size, padding;
-	u8 cmds[8192];
-} submit __attribute__((aligned(8)));
-static struct scene_stream stream = { submit.cmds, sizeof(submit.cmds), 0, 0 };
-
-/*
- * Fenced: its answer comes once the host has carried the buffer out (in a
- * window, once its frame is on the screen), so waiting for the answer
- * paces the frame loop to the display, and the guest never runs ahead.
- */
-static void stream_begin(void)
-{
-	static u64 fence;
-
-	submit.hdr = (struct gpu_hdr){ .type = CMD_SUBMIT_3D, .flags = GPU_FLAG_FENCE,
-				       .fence_id = ++fence, .ctx_id = CTX };
-	stream.size = 0;
-}
-
-static bool stream_send(void)
-{
-	submit.size = stream.size;
-	return !stream.overflow &&
-	       gpu_simple(&submit, sizeof(submit.hdr) + 8 + submit.size) == RESP_OK_NODATA;
-}
-
-/* What the device found wrong so far (it writes the page; we only read it). */
-static u32 status_errors(void)
-{
-	u32 n = READ_ONCE(status_page.errors), cap = READ_ONCE(status_page.capacity);
-
-	dmb(sy);		/* the count before the records it covers */
-	for (u32 i = 0; i < n && i < cap; i++) {
-		const struct bmgpu_error *e = &status_page.records[i];
-
-		bm_printf("triangle: error: submit %u, offset %u, method %u, reason %u\n",
-			  e->submit, e->offset, e->method, e->reason);
-	}
-	return n;
+	(void)n;
+	scene_frame(cb);
 }
 
 int main(void *dtb)
 {
-	u32 width, height;
-
 	(void)dtb;
-	if (!gpu_bring_up() || !gpu_display_size(&width, &height) || !gpu_has_bmvm_capset() ||
-	    !gpu_context() || !gpu_status_page()) {
-		bm_printf("triangle: GPU set-up failed\n");
-		bm_exit(1);
-	}
-	bm_printf("triangle: display %ux%u\n", width, height);
-	stream_begin();
-	scene_setup(&stream, STATUS_RES, sizeof(status_mem), width, height);
-	scene_frame(&stream);
-	if (!stream_send())
-		bm_exit(1);
-	bm_printf("triangle: first frame sent, %u errors\n", status_errors());
-	for (unsigned frame = 1; frame < TRIANGLE_FRAMES; frame++) {
-		stream_begin();
-		scene_frame(&stream);
-		if (!stream_send())
-			bm_exit(1);
-	}
-	/* Every submit was fenced and waited for: the host has carried all of them out. */
-	bm_printf("triangle: %u frames, %u errors, %u submits done by the host%s\n",
-		  TRIANGLE_FRAMES, status_errors(), READ_ONCE(status_page.completed),
-		  READ_ONCE(status_page.flags) & BMGPU_STATUS_LOST ? " (renderer lost)" : "");
-	return status_page.errors ? 1 : 0;
+	return gpu_run_frames("triangle", TRIANGLE_FRAMES, setup, frame);
 }

@@ -2,38 +2,10 @@
 /* The triangle's command stream: see triangle_scene.h. Freestanding C, no libc. */
 #include <bmvm/gpu_protocol.h>
 
+#include "cmdbuf.h"
 #include "triangle_scene.h"
 #include "triangle_frag.h"	/* SPIR-V, compiled from shaders/ at build time */
 #include "triangle_vert.h"
-
-static void copy(void *dst, const void *src, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		((uint8_t *)dst)[i] = ((const uint8_t *)src)[i];
-}
-
-/* Append a command: its fixed part, then @n bytes of data padded to words. */
-static void put(struct scene_stream *s, uint16_t method, void *cmd, uint32_t fixed,
-		const void *data, uint32_t n)
-{
-	struct bmgpu_header *h = cmd;
-	uint32_t padded = (n + 3) & ~3u;
-	uint8_t *p = s->buf + s->size;
-
-	if (s->overflow || fixed + padded > s->cap - s->size) {
-		s->overflow = 1;
-		return;
-	}
-	h->method = method;
-	h->words = (uint16_t)((fixed + padded) / 4);
-	copy(p, cmd, fixed);
-	copy(p + fixed, data, n);
-	for (uint32_t i = n; i < padded; i++)
-		p[fixed + i] = 0;
-	s->size += fixed + padded;
-}
-
-#define PUT(s, method, cmd)	put(s, method, &(cmd), sizeof(cmd), NULL, 0)
 
 /*
  * No FPU in a bare-metal guest (-mgeneral-regs-only): floats travel as
@@ -59,7 +31,7 @@ static const uint32_t triangle_vertices[3][8] = {
 #define PIPELINE	3
 #define MSAA_TARGET	4
 
-void scene_setup(struct scene_stream *s, uint32_t status_res, uint32_t status_size,
+void scene_setup(struct cmdbuf *s, uint32_t status_res, uint32_t status_size,
 		 uint32_t width, uint32_t height)
 {
 	struct bmgpu_set_status st = { .blob_resource = status_res, .size = status_size };
@@ -78,14 +50,14 @@ void scene_setup(struct scene_stream *s, uint32_t status_res, uint32_t status_si
 		.format = BMGPU_FORMAT_BGRA8, .sample_count = 4, .usage = BMGPU_TEXTURE_TARGET,
 	};
 
-	PUT(s, BMGPU_SET_STATUS, st);
-	put(s, BMGPU_CREATE_SHADER, &vs, sizeof(vs), triangle_vert, sizeof(triangle_vert));
-	put(s, BMGPU_CREATE_SHADER, &fs, sizeof(fs), triangle_frag, sizeof(triangle_frag));
-	PUT(s, BMGPU_CREATE_RENDER_PIPELINE, p);
-	PUT(s, BMGPU_CREATE_TEXTURE, t);
+	CMDBUF_PUT(s, BMGPU_SET_STATUS, st);
+	cmdbuf_put(s, BMGPU_CREATE_SHADER, &vs, sizeof(vs), triangle_vert, sizeof(triangle_vert));
+	cmdbuf_put(s, BMGPU_CREATE_SHADER, &fs, sizeof(fs), triangle_frag, sizeof(triangle_frag));
+	CMDBUF_PUT(s, BMGPU_CREATE_RENDER_PIPELINE, p);
+	CMDBUF_PUT(s, BMGPU_CREATE_TEXTURE, t);
 }
 
-void scene_frame(struct scene_stream *s)
+void scene_frame(struct cmdbuf *s)
 {
 	struct bmgpu_begin_render_pass pass = {
 		.color_target = MSAA_TARGET, .resolve_target = BMGPU_DRAWABLE,
@@ -98,12 +70,12 @@ void scene_frame(struct scene_stream *s)
 	struct bmgpu_begin_pass end = { 0 }, present = { 0 };
 	const uint32_t slate[4] = { F_01, F_02, F_03, F_1 };
 
-	copy(pass.clear_color, slate, sizeof(slate));	/* float bits, no FPU needed */
-	PUT(s, BMGPU_BEGIN_RENDER_PASS, pass);
-	PUT(s, BMGPU_SET_RENDER_PIPELINE, pipe);
-	put(s, BMGPU_SET_BYTES, &vertices, sizeof(vertices), triangle_vertices,
+	cmdbuf_copy(pass.clear_color, slate, sizeof(slate));	/* float bits, no FPU needed */
+	CMDBUF_PUT(s, BMGPU_BEGIN_RENDER_PASS, pass);
+	CMDBUF_PUT(s, BMGPU_SET_RENDER_PIPELINE, pipe);
+	cmdbuf_put(s, BMGPU_SET_BYTES, &vertices, sizeof(vertices), triangle_vertices,
 	    sizeof(triangle_vertices));
-	PUT(s, BMGPU_DRAW, draw);
-	PUT(s, BMGPU_END_PASS, end);
-	PUT(s, BMGPU_PRESENT, present);
+	CMDBUF_PUT(s, BMGPU_DRAW, draw);
+	CMDBUF_PUT(s, BMGPU_END_PASS, end);
+	CMDBUF_PUT(s, BMGPU_PRESENT, present);
 }

@@ -10,24 +10,18 @@
  * Both draw the same picture, checked against the same golden image.
  */
 
-#include <stddef.h>
 #include <stdint.h>
 
-/* A SUBMIT_3D buffer being built: commands go at buf[size]. */
-struct scene_stream {
-	uint8_t *buf;
-	uint32_t cap, size;
-	int overflow;			/* a command did not fit: do not send this */
-};
+#include "cmdbuf.h"
 
 /*
  * Once, first: the status page (@status_size bytes at offset 0 of blob
  * resource @status_res), the shaders, the pipeline and an MSAA target of
  * @width x @height (the display's size).
  */
-void scene_setup(struct scene_stream *s, uint32_t status_res, uint32_t status_size,
+void scene_setup(struct cmdbuf *s, uint32_t status_res, uint32_t status_size,
 		 uint32_t width, uint32_t height);
 /* Each frame: clear, draw, resolve into the drawable, present. */
-void scene_frame(struct scene_stream *s);
+void scene_frame(struct cmdbuf *s);
 
 #endif

@@ -352,6 +352,12 @@ EOS
 		bmvm $G/triangle.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 3 triangle.png -v
 	grep -q 'first frame sent, 0 errors' "$CASE_OUT" ||
 		fail gpu-triangle-errors "the status page reported errors" "$CASE_OUT"
+	# Textures and compute from a bare-metal guest: guests/plasma's compute
+	# pass paints a texture that a quad samples under an uploaded tile.
+	run_case gpu-plasma 0 120 'frame 5 captured to plasma.png' -- \
+		bmvm $G/plasma.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 5 plasma.png -v
+	grep -q 'plasma: first frame sent, 0 errors' "$CASE_OUT" ||
+		fail gpu-plasma-errors "the status page reported errors" "$CASE_OUT"
 	# The triangle again, from a Linux program through the stock virtio_gpu
 	# DRM driver (CONTEXT_INIT with capset 30, blob status page, EXECBUFFER
 	# with out-fences). No console on tty0, so frames after boot are its
