@@ -269,6 +269,27 @@ void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu)
 	pthread_mutex_unlock(&cpu->vm->lock);
 }
 
+void vm_cpu_create_turn(struct vm_cpu *cpu)
+{
+	struct vm *vm = cpu->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->cpus_created != cpu->index)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_cpu_created(struct vm_cpu *cpu, struct accel_vcpu *vcpu)
+{
+	struct vm *vm = cpu->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	cpu->vcpu = vcpu;
+	vm->cpus_created++;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void *vm_cpu_thread(void *arg)
 {
 	struct vm_cpu *cpu = arg;

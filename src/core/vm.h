@@ -69,6 +69,7 @@ struct vm {
 	_Atomic int request;	/* enum vm_request */
 	int exit_status;
 	unsigned cpus_ready;	/* vCPUs created (start-up) or parked (reset) */
+	unsigned cpus_created;	/* vCPU threads past their creation, in index order */
 	unsigned generation;	/* bumped each time the vCPUs are released */
 	int cpu_error;		/* first vCPU set-up failure, -errno */
 	unsigned resets;	/* guest resets performed */
@@ -130,6 +131,18 @@ void vm_wake(struct vm *vm);
 
 /* vCPU threads: publish the vCPU others may kick (NULL: no longer). */
 void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
+
+/*
+ * vCPU threads at start-up, around creating their vCPU: wait for the turn
+ * of @cpu's index, then say it is done (@vcpu, or NULL when creation
+ * failed) and publish the vCPU. Each thread makes its own vCPU, but in
+ * index order: KVM numbers vCPUs as they are created, and Linux's arm64
+ * vGIC (before 6.7) injects a vCPU's timer interrupt into the vCPU of that
+ * creation number rather than of its id, so a vCPU 1 made before vCPU 0
+ * gets vCPU 0's timer and the guest stalls.
+ */
+void vm_cpu_create_turn(struct vm_cpu *cpu);
+void vm_cpu_created(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
 
 /*
  * vCPU threads at start-up: report the vCPU created (@error 0) or not, and

@@ -74,12 +74,10 @@ run_case serial-pty 0 30 'hang: spinning forever' -- sh -c \
 	 sleep 2; pty=\$(grep -o '/dev/pts/[0-9]*' /tmp/pty.err); timeout 1 cat \$pty; wait; true"
 
 # --- Debian's arm64 Linux as a guest ---------------------------------------
-# With 2 vCPUs the guest sometimes stalls, both vCPUs idle with their
-# timers firing and undelivered (open, see README "Known issues"): such a
-# timeout is reported as FLAKE and retried once, a second one as KNOWN-BUG;
-# -v makes bmvm report each vCPU's timer and GIC state when stopped.
+# -v: a guest that hangs is stopped at the timeout with each vCPU's place,
+# timer and GIC state reported.
 for n in 1 2; do
-	run_case_retry linux-$n 0 90 "L2 LINUX UP $n" -- bmvm /payload/Image \
+	run_case linux-$n 0 90 "L2 LINUX UP $n" -- bmvm /payload/Image \
 		--initrd /payload/l2-initrd.cpio.gz --cmdline "console=ttyAMA0" --cpus $n --ram 256 -v
 	metric linux_${n}cpu_poweroff "$CASE_SECS" s
 done
@@ -114,45 +112,12 @@ run_case dump-dtb 0 10 '^d00dfeed$' -- sh -c \
 # The transport's edge cases from a bare-metal guest, with KVM ioeventfd and
 # irqfd in the path.
 run_case virtio-transport 0 60 'virtio: PASS' -- bmvm $G/virtio.elf --cpus 1
-# Debian's generic kernel with every virtio device, checked on both sides
-# (tests/l1/virtio-linux.sh; one vCPU: see README, Known issues), and the
-# same device set brought up by a 2-vCPU guest.
+# Debian's generic kernel with every virtio device and 2 vCPUs, checked on
+# both sides (tests/l1/virtio-linux.sh).
 V=/payload/virtio
-run_case virtio-linux 0 300 'virtio-linux: PASS' -- sh /payload/virtio-linux.sh $V/Image $V/initrd.cpio.gz
+run_case virtio-linux 0 300 'virtio-linux: PASS' -- env VL_CPUS=2 \
+	sh /payload/virtio-linux.sh $V/Image $V/initrd.cpio.gz
 mkdir -p /tmp/vshare; truncate -s 16M /tmp/vd1
-cat >/tmp/reach <<'EOS'
-#!/bin/sh
-# reach MARKER CMD...: run CMD until MARKER shows in its output (60 s at
-# most), then kill it; prints REACHED.
-m=$1; shift
-"$@" >/tmp/reach.out 2>&1 & p=$!
-trap 'kill -KILL $p $w; exit 143' TERM
-/tmp/waitfor /tmp/reach.out "$m" & w=$!
-wait $w	# in the background, so a TERM is taken at once
-kill -KILL $p; wait $p 2>/dev/null
-cat /tmp/reach.out
-grep -q "$m" /tmp/reach.out && echo REACHED
-EOS
-chmod +x /tmp/reach
-# The open 2-vCPU stall (README, Known issues) strikes here about one run in
-# three: a run that does not come up is reported as KNOWN-BUG, not counted,
-# and tried once more. A pass in either try passes; two stalls are reported
-# (KNOWN-BUG lines in the log), not failed, until the stall is fixed.
-CASE_OUT=/tmp/virtio-linux-smp.out
-for try in 1 2; do
-	# --timeout -v: a stalled run reports each vCPU's PC, timer and GIC state.
-	if /tmp/reach 'L2 LINUX UP 2' bmvm $V/Image --initrd $V/initrd.cpio.gz --cpus 2 --ram 512 \
-		--cmdline console=ttyAMA0 --disk /tmp/vd1 --share /tmp/vshare --net user --console pty \
-		--timeout 55 -v >$CASE_OUT 2>&1 </dev/null && grep -q REACHED $CASE_OUT; then
-		pass virtio-linux-smp 0
-		break
-	fi
-	echo "KNOWN-BUG virtio-linux-smp: the 2-vCPU stall (README), try $try"
-	grep -E 'vCPU|still running' "$CASE_OUT" | sed 's/^/    /'
-	tail -n 3 "$CASE_OUT" | sed 's/^/    /'
-done
-grep -q 'L2 INSMOD FAIL' "$CASE_OUT" && fail virtio-linux-smp-insmod "a driver did not load" "$CASE_OUT"
-
 # Bad device options: one line, exit 2, nothing started.
 run_case bad-disk-missing 2 10 "cannot open" -- bmvm $G/hello.elf --disk /nope.raw
 run_case bad-disk-option 2 10 "--disk" -- bmvm $G/hello.elf --disk /tmp/vd1,bogus

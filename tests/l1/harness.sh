@@ -58,21 +58,6 @@ _run_case() {
 	_rc=$?
 	CASE_SECS=$(since "$_t0")
 	if awk -v s="$CASE_SECS" -v t="$_tmo" 'BEGIN { exit !(s >= t - 0.1) }'; then
-		if [ -n "${CASE_RETRY_ON_TIMEOUT:-}" ]; then
-			# A known hang under investigation: say so loudly, try once more.
-			echo "FLAKE $_name: timed out after ${_tmo}s, retrying once"
-			grep -E 'vCPU|stopped by' "$CASE_OUT" | sed 's/^/    /'
-			CASE_RETRY_ON_TIMEOUT=
-			CASE_KNOWN_STALL=1 _run_case "$_mode" "$_name" "$_want" "$_tmo" "$_pat" -- "$@"
-			return 0
-		fi
-		if [ -n "${CASE_KNOWN_STALL:-}" ]; then
-			# The second timeout in a row of the open 2-vCPU stall (README,
-			# Known issues): reported, with where each vCPU was, not failed.
-			echo "KNOWN-BUG $_name: timed out twice: the open 2-vCPU stall (README)"
-			grep -E 'vCPU|stopped by' "$CASE_OUT" | sed 's/^/    /'
-			return 0
-		fi
 		fail "$_name" "timed out after ${_tmo}s (exit status $_rc)" "$CASE_OUT"
 		return 0
 	fi
@@ -105,12 +90,4 @@ _run_case() {
 }
 
 run_case() { _run_case has "$@"; }
-# run_case_retry: as run_case, but a timeout is reported as FLAKE and the
-# case runs once more; a second timeout is reported as KNOWN-BUG, not
-# failed (for the open 2-vCPU stall, see README: undo when it is fixed).
-run_case_retry() {
-	CASE_RETRY_ON_TIMEOUT=1
-	_run_case has "$@"
-	CASE_RETRY_ON_TIMEOUT=
-}
 run_case_not() { _run_case not "$@"; }

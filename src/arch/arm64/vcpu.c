@@ -424,10 +424,11 @@ void machine_vcpu_main(struct vm *vm, unsigned index)
 	struct errbuf err;
 	int ret;
 
+	vm_cpu_create_turn(&vm->cpu[index]);
 	ret = accel_vcpu_create(vm->accel, index, &v.vcpu, &err);
 	if (ret)
 		vm_error(vm, "vCPU %u: %s", index, err.msg);
-	vm_cpu_set_vcpu(&vm->cpu[index], v.vcpu);
+	vm_cpu_created(&vm->cpu[index], v.vcpu);
 	/*
 	 * Reset before the start barrier: once vCPU 0 runs, its PSCI CPU_ON for
 	 * another vCPU must not be undone by that vCPU's own late VCPU_INIT.
