@@ -53,6 +53,12 @@ int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error
  */
 void virtio_gpu_submit_done(struct device *dev, uint32_t ctx, uint32_t submit);
 void virtio_gpu_renderer_lost(struct device *dev);
+/*
+ * How long a fenced submit may wait for the renderer before the device
+ * takes it for hung and its contexts for lost (GPU_RENDERER_PATIENCE_MS
+ * unless set; tests shorten it).
+ */
+void virtio_gpu_set_patience(struct device *dev, unsigned ms);
 
 /* An input event in evdev terms (linux/input-event-codes.h), as virtio-input carries it. */
 struct virtio_input_event {

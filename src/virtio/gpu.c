@@ -39,6 +39,9 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/timerfd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1042,6 +1045,25 @@ static uint32_t gpu_run(struct virtio_gpu *g, unsigned q)
  * fence as the end of everything fenced before it). The ring has room:
  * it holds at most every chain of the queue.
  */
+static uint64_t gpu_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Wake the device thread in @ms (0: never) to look at the oldest held fence. */
+static void gpu_watchdog_arm(struct virtio_gpu *g, uint64_t ms)
+{
+	struct itimerspec its = { .it_value = { (time_t)(ms / 1000),
+						(long)(ms % 1000) * 1000000 } };
+
+	if (g->watchdog_fd < 0 || timerfd_settime(g->watchdog_fd, 0, &its, NULL))
+		return;
+	g->watchdog_armed = ms != 0;
+}
+
 static bool gpu_hold(struct virtio_gpu *g, const struct gpu_cmd *cmd, uint32_t written)
 {
 	struct gpu_held *h;
@@ -1050,8 +1072,40 @@ static bool gpu_hold(struct virtio_gpu *g, const struct gpu_cmd *cmd, uint32_t w
 	    g->nr_held == VIRTQ_MAX_SIZE)
 		return false;
 	h = &g->held[(g->held_first + g->nr_held++) % VIRTQ_MAX_SIZE];
-	*h = (struct gpu_held){ cmd->chain->head, written, cmd->wait_link, cmd->wait_submit };
+	*h = (struct gpu_held){ cmd->chain->head, written, cmd->wait_link, cmd->wait_submit,
+				gpu_now_ms() };
+	if (h->submit && !g->watchdog_armed)
+		gpu_watchdog_arm(g, g->patience_ms);
 	return true;
+}
+
+/*
+ * Work lock held: the watchdog rang. The oldest held fence still waiting
+ * for the renderer past its patience means a hung renderer; a younger one
+ * sets the next ring.
+ */
+static void gpu_watchdog(struct virtio_dev *vdev, void *arg)
+{
+	struct virtio_gpu *g = arg;
+	uint64_t expirations, now = gpu_now_ms();
+
+	(void)vdev;
+	if (read(g->watchdog_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	g->watchdog_armed = false;
+	for (unsigned i = 0; i < g->nr_held; i++) {
+		const struct gpu_held *h = &g->held[(g->held_first + i) % VIRTQ_MAX_SIZE];
+
+		if (!h->submit || gpu_3d_done(g, h->link, h->submit))
+			continue;
+		if (now - h->since_ms < g->patience_ms) {
+			gpu_watchdog_arm(g, g->patience_ms - (now - h->since_ms));
+			return;
+		}
+		gpu_3d_renderer_hung(g, h->link, h->submit);
+		gpu_release_held(g);
+		return;
+	}
 }
 
 void gpu_release_held(struct virtio_gpu *g)
@@ -1138,6 +1192,8 @@ static void gpu_destroy(struct virtio_dev *vdev)
 	/* No display calls: the display may be gone before its devices. */
 	gpu_3d_free(g);
 	gpu_3d_inbox_fini(g);
+	if (g->watchdog_fd >= 0)
+		close(g->watchdog_fd);
 	res_free_all(g);
 	free(g);
 }
@@ -1154,6 +1210,16 @@ static const struct virtio_ops gpu_ops = {
 	.reset = gpu_reset,
 	.destroy = gpu_destroy,
 };
+
+static void gpu_patience_locked(struct virtio_dev *vdev, void *arg)
+{
+	to_gpu(vdev)->patience_ms = *(unsigned *)arg;
+}
+
+void virtio_gpu_set_patience(struct device *dev, unsigned ms)
+{
+	virtio_with_work_lock((struct virtio_dev *)dev, gpu_patience_locked, &ms);
+}
 
 /* ---- creation --------------------------------------------------------------- */
 
@@ -1216,6 +1282,16 @@ int virtio_gpu_create(const struct device_slot *slot, const struct virtio_env *e
 		fprintf(stderr, "bmvm: virtio-gpu: cannot take the renderer's word: %s; GPU "
 			"fences complete when a submit is sent, not when it is done\n",
 			strerror(-ret));
+	g->patience_ms = GPU_RENDERER_PATIENCE_MS;
+	g->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ret = g->watchdog_fd < 0 ? -errno : virtio_watch(&g->vdev, g->watchdog_fd, gpu_watchdog, g);
+	if (ret) {
+		fprintf(stderr, "bmvm: virtio-gpu: no watchdog for the renderer: %s; a hung one "
+			"keeps the guest's fences waiting\n", strerror(-ret));
+		if (g->watchdog_fd >= 0)
+			close(g->watchdog_fd);
+		g->watchdog_fd = -1;
+	}
 	*dev = &g->vdev.dev;
 	return 0;
 }

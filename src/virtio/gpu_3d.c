@@ -631,7 +631,7 @@ int gpu_3d_inbox_init(struct virtio_gpu *g)
 	pthread_mutex_init(&in->lock, NULL);
 	in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (in->efd < 0)
-		return -errno;
+		return -errno;	/* efd -1: no fence waits for the renderer */
 	ret = virtio_watch(&g->vdev, in->efd, inbox_take, g);
 	if (ret) {
 		close(in->efd);
@@ -701,6 +701,15 @@ void virtio_gpu_renderer_lost(struct device *dev)
 	in->lost = true;
 	inbox_post(in);
 	pthread_mutex_unlock(&in->lock);
+}
+
+void gpu_3d_renderer_hung(struct virtio_gpu *g, uint32_t link, uint32_t submit)
+{
+	struct gpu_context *c = ctx_find_link(g, link);
+
+	fprintf(stderr, "bmvm: %s: the renderer has not carried out submit %u of context %u in "
+		"%u ms; taking it for hung\n", g->vdev.tag, submit, c ? c->id : 0, g->patience_ms);
+	inbox_lost(g);
 }
 
 bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)

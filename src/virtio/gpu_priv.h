@@ -209,7 +209,16 @@ struct gpu_held {
 	uint16_t head;
 	uint32_t written;
 	uint32_t link, submit;		/* what it waits for; 0: only its elders */
+	uint64_t since_ms;		/* held since (CLOCK_MONOTONIC) */
 };
+
+/*
+ * How long the renderer may take over one submit before the device takes
+ * it for hung: its contexts are lost, their fences complete, and the guest
+ * is not left waiting for ever. Long, since a CPU renderer may take seconds
+ * over a frame a GPU draws in a millisecond.
+ */
+#define GPU_RENDERER_PATIENCE_MS	30000
 
 /* Records the renderer may have waiting for the device thread; more are dropped. */
 #define GPU_INBOX_RECORDS	256
@@ -266,6 +275,9 @@ struct virtio_gpu {
 	struct gpu_cmd cmd;
 	struct gpu_held held[VIRTQ_MAX_SIZE];	/* a ring, oldest at held_first */
 	unsigned held_first, nr_held;
+	int watchdog_fd;		/* a timerfd, armed while a submit waits; -1: none */
+	bool watchdog_armed;
+	unsigned patience_ms;		/* GPU_RENDERER_PATIENCE_MS, or a test's */
 
 	struct gpu_inbox inbox;		/* its own lock */
 };
@@ -300,6 +312,8 @@ void gpu_release_held(struct virtio_gpu *g);
 
 /* Has the renderer carried out submit @submit of the context it knows as @link? */
 bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit);
+/* The renderer sat on submit @submit of context @link past its patience: it is lost. */
+void gpu_3d_renderer_hung(struct virtio_gpu *g, uint32_t link, uint32_t submit);
 /* The inbox and the device thread's watch on it; and their end. 0 or -errno. */
 int gpu_3d_inbox_init(struct virtio_gpu *g);
 void gpu_3d_inbox_fini(struct virtio_gpu *g);

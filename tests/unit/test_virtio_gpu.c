@@ -1926,6 +1926,30 @@ static void test_fence_waits_for_renderer(void **state)
 	assert_int_equal(t->rec.submits, 2);
 }
 
+/*
+ * A renderer that never answers: after the device's patience the waiting
+ * fence completes, the context is lost, and the guest carries on.
+ */
+static void test_renderer_watchdog(void **state)
+{
+	struct t *t = *state;
+	uint64_t blob = blob_ready(t, 9, 4096), page = blob + 64;
+	struct stream s = { .len = 0 };
+
+	t->rec.hold = true;
+	virtio_gpu_set_patience(t->d.dev, 300);
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	put_set_status(&s, 9, 64, sizeof(struct bmgpu_status) + 4 * sizeof(struct bmgpu_error));
+	put_cmd(&s, BMGPU_PRESENT, 4);
+	submit_post(t, 5, &s, t->req, t->resp);
+	assert_int_equal(next_used(t, 150), -1);		/* still patient */
+	assert_true(next_used(t, 5000) >= 0);			/* then not */
+	assert_int_equal(get32(vdriver_ptr(&t->d, t->resp)), OK_NODATA);
+	assert_int_equal(status_field(t, page, ST_FLAGS), BMGPU_STATUS_LOST);
+	assert_int_equal(status_field(t, page, ST_COMPLETED), 0);
+}
+
 static void test_status_page(void **state)
 {
 	struct t *t = *state;
@@ -2253,6 +2277,7 @@ int main(void)
 		T(test_status_page),
 		T(test_fence_waits_for_renderer),
 		T(test_inert_contexts),
+		T(test_renderer_watchdog),
 		T(test_status_wrap),
 		T(test_status_scattered),
 		T(test_status_gone),
