@@ -15,7 +15,7 @@ FUZZ_SECS   ?= 30
 MESON_OPTS  ?= -Dwerror=true
 
 .PHONY: all deps native arm64 arm64-asan guests demo check unit asan fuzz integration bench \
-	bench-blk9p bench-api testbed-smoke clean
+	bench-blk9p bench-api bench-gpu testbed-smoke clean
 
 all: native
 
@@ -80,6 +80,9 @@ bench-blk9p: arm64 guests
 	@bash bench/run-blk9p $(ARM64_BUILD)/bmvm
 
 # control API latency (GET /vm/state) and bmvm's idle CPU with the API open
+bench-gpu: arm64 guests native
+	@bash bench/run-gpu $(ARM64_BUILD)/bmvm $(GUESTS) $(BUILD)
+
 bench-api: arm64 guests
 	@bash bench/run-api $(ARM64_BUILD)/bmvm $(GUESTS)
 

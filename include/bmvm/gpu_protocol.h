@@ -67,7 +67,7 @@ struct bmgpu_capset {
 
 #define BMGPU_FEATURE_COMPUTE	(1u << 0)
 #define BMGPU_FEATURE_GLSL	(1u << 1)	/* GLSL source accepted (compiled on the host) */
-#define BMGPU_FEATURE_BLOB	(1u << 2)	/* buffers and textures backed by blob resources */
+#define BMGPU_FEATURE_BLOB	(1u << 2)	/* buffers backed by blob resources (not offered yet) */
 
 #define BMGPU_DRAWABLE		0xffffffffu
 

@@ -90,10 +90,24 @@ static int check_trace_header(int fd, const char *path)
 	return 0;
 }
 
-/* Feed every record to @r; 0, or 1 for a truncated or malformed trace. */
-static int replay_file(int fd, struct render *r, bool realtime, uint64_t *frames)
+static double seconds_since(const struct timespec *t0)
 {
-	struct timespec t0;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Feed every record to @r; 0, or 1 for a truncated or malformed trace.
+ * *@rate: frames per second from the end of frame 1 to the end of the last
+ * (frame 1 carries the set-up: shaders, pipelines, the executor's start).
+ */
+static int replay_file(int fd, struct render *r, bool realtime, uint64_t *frames,
+		       double *rate)
+{
+	struct timespec t0, first = { 0 };
+	double last = 0;
 	uint8_t ts[GPU_TRACE_REC_SIZE], *buf = NULL;
 	size_t cap = 0;
 	struct wire_msg m;
@@ -115,14 +129,21 @@ static int replay_file(int fd, struct render *r, bool realtime, uint64_t *frames
 			continue;
 		if (realtime)
 			sleep_until(&t0, get64(ts));
+		uint64_t before = r->frames;
+
 		if (render_handle(r, &m)) {
 			fprintf(stderr, "bmvm-replay: malformed record (type %u, %u bytes)\n",
 				m.type, m.size);
 			ret = 1;
 			break;
 		}
+		if (r->frames != before && r->frames == 1)
+			clock_gettime(CLOCK_MONOTONIC, &first);
+		else if (r->frames != before)
+			last = seconds_since(&first);
 	}
 	*frames = r->frames;
+	*rate = r->frames > 1 && last > 0 ? (double)(r->frames - 1) / last : 0;
 	free(buf);
 	return ret;
 }
@@ -152,6 +173,7 @@ int main(int argc, char **argv)
 	struct errbuf err;
 	bool realtime = false;
 	uint64_t presented;
+	double rate;
 	int c, fd, ret;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -205,11 +227,15 @@ int main(int argc, char **argv)
 		}
 		render_capture_add(&r, spec.frame[i], path);
 	}
-	ret = replay_file(fd, &r, realtime, &presented);
+	ret = replay_file(fd, &r, realtime, &presented, &rate);
 	close(fd);
 	render_fini(&r);		/* its contexts first, then the executor */
 	gpu3d_fini(g3);
-	printf("bmvm-replay: %llu frames replayed\n", (unsigned long long)presented);
+	if (rate > 0)
+		printf("bmvm-replay: %llu frames replayed, %.2f frames/s after the first\n",
+		       (unsigned long long)presented, rate);
+	else
+		printf("bmvm-replay: %llu frames replayed\n", (unsigned long long)presented);
 	if (rp.captured < spec.count) {
 		fprintf(stderr, "bmvm-replay: the trace has %llu frames; %u captures not written\n",
 			(unsigned long long)presented, spec.count - rp.captured);

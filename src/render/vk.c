@@ -56,6 +56,18 @@
 #define MAX_DRAW_VERTICES	(1ull << 26)	/* vertex (or index) count x instances */
 #define MAX_DISPATCH_GROUPS	(1ull << 22)	/* groups x * y * z */
 
+/*
+ * Draw state set since the last draw, which prepare_draw() emits then: a
+ * stream of 10,000 draws with nothing in between costs one vkCmdDraw each,
+ * as a native program's would, not a dozen state commands and a
+ * descriptor set apiece.
+ */
+#define STALE_VIEWPORT	1u	/* viewport and scissor */
+#define STALE_DS	2u	/* depth/stencil state */
+#define STALE_VERTICES	4u	/* vertex slot 0 */
+#define STALE_SETS	8u	/* the vertex and fragment descriptor sets */
+#define STALE_ALL	15u
+
 /* ---- the renderer ------------------------------------------------------------ */
 
 struct vk_renderer {
@@ -544,6 +556,7 @@ struct vk_context {
 	struct object *ds;
 	VkViewport viewport;
 	VkRect2D scissor;
+	unsigned stale;			/* STALE_*: state to emit again before the next draw */
 	struct slot buffer[NR_STAGES][NR_SLOTS];
 	struct texture *texture[NR_STAGES][NR_SLOTS];
 	VkSampler sampler[NR_STAGES][NR_SLOTS];
@@ -1406,6 +1419,7 @@ static void reset_bindings(struct vk_context *ctx)
 {
 	ctx->pipeline = NULL;
 	ctx->ds = NULL;
+	ctx->stale = STALE_ALL;
 	memset(ctx->buffer, 0, sizeof(ctx->buffer));
 	memset(ctx->texture, 0, sizeof(ctx->texture));
 	memset(ctx->sampler, 0, sizeof(ctx->sampler));
@@ -1509,10 +1523,12 @@ static void set_render_pipeline(struct vk_context *ctx, uint32_t handle)
 		return;
 	}
 	vkCmdBindPipeline(cmd(ctx), VK_PIPELINE_BIND_POINT_GRAPHICS, ctx->pipeline->pipeline.pipe);
+	ctx->stale = STALE_ALL;		/* another layout: the sets go again, with the rest */
 }
 
 static void set_depth_stencil(struct vk_context *ctx, uint32_t handle)
 {
+	ctx->stale |= STALE_DS;
 	ctx->ds = lookup(ctx, handle, OBJ_DEPTH_STENCIL);
 	if (!ctx->ds)
 		fail(ctx, BMGPU_ERR_NO_OBJECT, 4, "no such depth/stencil state");
@@ -1521,6 +1537,7 @@ static void set_depth_stencil(struct vk_context *ctx, uint32_t handle)
 static void set_viewport(struct vk_context *ctx, const struct bmgpu_set_viewport *c)
 {
 	ctx->viewport = (VkViewport){ c->x, c->y, c->width, c->height, c->min_depth, c->max_depth };
+	ctx->stale |= STALE_VIEWPORT;
 }
 
 /* Scissors are clamped to the pass's targets. */
@@ -1532,6 +1549,15 @@ static void set_scissor(struct vk_context *ctx, const struct bmgpu_set_scissor *
 	uint32_t h = c->height < ctx->extent.height - y ? c->height : ctx->extent.height - y;
 
 	ctx->scissor = (VkRect2D){ { (int32_t)x, (int32_t)y }, { w, h } };
+	ctx->stale |= STALE_VIEWPORT;
+}
+
+/* A buffer slot changed: vertex slot 0 feeds the vertex input, every slot the sets. */
+static void buffer_slot_changed(struct vk_context *ctx, uint32_t stage, uint32_t slot)
+{
+	ctx->stale |= STALE_SETS;
+	if (stage == BMGPU_STAGE_VERTEX && slot == 0)
+		ctx->stale |= STALE_VERTICES;
 }
 
 static bool stage_slot_ok(struct vk_context *ctx, uint32_t stage, uint32_t slot)
@@ -1555,6 +1581,7 @@ static void set_bytes(struct vk_context *ctx, const struct bmgpu_set_bytes *c,
 		return;
 	}
 	s = &ctx->buffer[c->stage][c->slot];
+	buffer_slot_changed(ctx, c->stage, c->slot);
 	if (!(p = arena_alloc(ctx, c->size, &s->buf, &s->offset))) {
 		fail(ctx, BMGPU_ERR_HOST, 0, "out of memory for inline bytes");
 		memset(s, 0, sizeof(*s));
@@ -1576,6 +1603,7 @@ static void set_buffer(struct vk_context *ctx, const struct bmgpu_set_buffer *c)
 	}
 	ctx->buffer[c->stage][c->slot] = (struct slot){ o->buf.buf, c->offset,
 							o->buf.size - c->offset };
+	buffer_slot_changed(ctx, c->stage, c->slot);
 }
 
 static void set_texture(struct vk_context *ctx, const struct bmgpu_set_slot *c)
@@ -1589,6 +1617,7 @@ static void set_texture(struct vk_context *ctx, const struct bmgpu_set_slot *c)
 		return;
 	}
 	ctx->texture[c->stage][c->slot] = &o->tex;
+	ctx->stale |= STALE_SETS;
 }
 
 static void set_sampler(struct vk_context *ctx, const struct bmgpu_set_slot *c)
@@ -1602,6 +1631,7 @@ static void set_sampler(struct vk_context *ctx, const struct bmgpu_set_slot *c)
 		return;
 	}
 	ctx->sampler[c->stage][c->slot] = o->sampler;
+	ctx->stale |= STALE_SETS;
 }
 
 static VkDescriptorPool new_pool(struct vk_context *ctx)
@@ -1766,14 +1796,22 @@ static bool prepare_draw(struct vk_context *ctx)
 		fail(ctx, BMGPU_ERR_MISMATCH, 0, "no vertex data at vertex slot 0");
 		return false;
 	}
-	v.y += v.height;
-	v.height = -v.height;
-	vkCmdSetViewport(cmd(ctx), 0, 1, &v);
-	vkCmdSetScissor(ctx->cmd, 0, 1, &ctx->scissor);
-	set_depth_stencil_state(ctx);
-	vkCmdBindVertexBuffers(ctx->cmd, 0, 1, &vb->buf, &vb->offset);
-	return bind_set(ctx, BMGPU_STAGE_VERTEX, VK_PIPELINE_BIND_POINT_GRAPHICS) &&
-	       bind_set(ctx, BMGPU_STAGE_FRAGMENT, VK_PIPELINE_BIND_POINT_GRAPHICS);
+	if (ctx->stale & STALE_VIEWPORT) {
+		v.y += v.height;
+		v.height = -v.height;
+		vkCmdSetViewport(cmd(ctx), 0, 1, &v);
+		vkCmdSetScissor(ctx->cmd, 0, 1, &ctx->scissor);
+	}
+	if (ctx->stale & STALE_DS)
+		set_depth_stencil_state(ctx);
+	if (ctx->stale & STALE_VERTICES)
+		vkCmdBindVertexBuffers(cmd(ctx), 0, 1, &vb->buf, &vb->offset);
+	if (ctx->stale & STALE_SETS &&
+	    !(bind_set(ctx, BMGPU_STAGE_VERTEX, VK_PIPELINE_BIND_POINT_GRAPHICS) &&
+	      bind_set(ctx, BMGPU_STAGE_FRAGMENT, VK_PIPELINE_BIND_POINT_GRAPHICS)))
+		return false;	/* stays stale: the next draw tries, and reports, again */
+	ctx->stale = 0;
+	return true;
 }
 
 /* Not more than MAX_DRAW_VERTICES: false, reported, when it is. */
