@@ -3,10 +3,7 @@
 # guests/draws under bmvm, its renderer native on the outer machine behind
 # the virtio-serial port host.0. The guest times its own fenced frames.
 G=/payload/guests
-PORT=''
-for p in /sys/class/virtio-ports/*; do
-	[ "$(cat "$p/name" 2>/dev/null)" = host.0 ] && PORT=/dev/${p##*/}
-done
+PORT=$(virtio_port host.0)
 if [ -z "$PORT" ]; then
 	fail gpu-port "no virtio-serial port named host.0 (run through bench/run-gpu)"
 else

@@ -267,10 +267,7 @@ run_case serial-socket 0 60 'tick 1 ' -- sh -c \
 # virtio-serial port to it (name host.0); its captures land on the x86 side,
 # where run-integration checks them. Without the port (a plain tests/l1/run)
 # these cases say so and fail.
-GPU_PORT=''
-for p in /sys/class/virtio-ports/*; do
-	[ "$(cat "$p/name" 2>/dev/null)" = host.0 ] && GPU_PORT=/dev/${p##*/}
-done
+GPU_PORT=$(virtio_port host.0)
 if [ -z "$GPU_PORT" ]; then
 	fail gpu-port "no virtio-serial port named host.0 (run through tests/l1/run-integration)"
 else

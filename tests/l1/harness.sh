@@ -29,6 +29,14 @@ metric() {
 	echo "METRIC $1 $2 $3"
 }
 
+# virtio_port NAME: the device of L1's virtio-serial port called NAME, if any.
+virtio_port() {
+	for _p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$_p/name" 2>/dev/null)" = "$1" ] && echo "/dev/${_p##*/}"
+	done
+	return 0
+}
+
 pass() {
 	echo "RESULT PASS $1 (${2}s)"
 }
