@@ -23,11 +23,14 @@ static void drop_reply(void *opaque, const uint8_t *msg, size_t len)
 	struct wire_snapshot_done d;
 	struct wire_gpu_error g;
 
+	uint32_t a, b;
+
 	(void)opaque;
 	/* A reply the renderer makes must itself parse. */
 	if (wire_parse_header(msg, len, &m) ||
 	    (wire_parse_captured(&m, &c) && wire_parse_snapshot_done(&m, &d) &&
-	     wire_parse_gpu_error(&m, &g)))
+	     wire_parse_gpu_error(&m, &g) && wire_parse_sync_done(&m, &a, &b) &&
+	     wire_parse_submit_done(&m, &a, &b)))
 		__builtin_trap();
 }
 
@@ -42,8 +45,12 @@ static void decode_as_reply(const struct wire_msg *m)
 	wire_parse_captured(m, &c);
 	wire_parse_snapshot_done(m, &d);
 	wire_parse_gpu_error(m, &g);
+	uint32_t a, b;
+
 	wire_parse_input(m, &in);
 	wire_parse_log(m, line, sizeof(line));
+	wire_parse_sync_done(m, &a, &b);
+	wire_parse_submit_done(m, &a, &b);
 }
 
 static int feed(struct render *r, const struct wire_msg *m)
