@@ -210,6 +210,11 @@ struct gpu_display *gpu_link_display(struct gpu_link *l)
 	return &l->display;
 }
 
+int gpu_link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
+{
+	return link_send_small(l, msg, len);
+}
+
 int gpu_link_capture(struct gpu_link *l, uint32_t frame, const char *path)
 {
 	uint8_t msg[WIRE_HDR_SIZE + 4 + WIRE_MAX_PATH];

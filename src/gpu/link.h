@@ -70,6 +70,12 @@ int gpu_link_snapshot(struct gpu_link *link, void **png, size_t *len, unsigned t
  */
 int gpu_link_sync(struct gpu_link *link, uint32_t *frames, unsigned timeout_ms);
 
+/*
+ * Any thread: one whole message, as it is (bmvm-replay --windowed forwards
+ * a trace's records). 0, or -errno.
+ */
+int gpu_link_send(struct gpu_link *link, const uint8_t *msg, size_t len);
+
 /* Any thread: capture frame @frame of scanout 0 (0: the next one) to @path. */
 int gpu_link_capture(struct gpu_link *link, uint32_t frame, const char *path);
 

@@ -624,6 +624,65 @@ static void check_paced_submit(const char *path)
 	free(e);
 }
 
+/*
+ * bmvm-replay --windowed: a trace recorded here plays in a window of a
+ * bmvm-render of its own, captures still work, and closing the window ends
+ * the replay with status 0.
+ */
+static void check_replay_windowed(void)
+{
+	struct gpu_link_config lc = { .show = WIRE_SHOW_HEADLESS };
+	struct gpu_link_events ev = { 0 };
+	char trace[64], png[64];
+	uint8_t *pic = pattern(200, 120);
+	struct gpu_display *d;
+	struct gpu_link *l;
+	struct errbuf err;
+	unsigned long win;
+	int status;
+	pid_t pid;
+
+	snprintf(trace, sizeof(trace), "/tmp/bmvm-replay-%d.bmgt", (int)getpid());
+	snprintf(png, sizeof(png), "/tmp/bmvm-replay-%d.png", (int)getpid());
+	lc.trace_path = trace;
+	assert_int_equal(gpu_link_open(&lc, &ev, &l, &err), 0);
+	d = gpu_link_display(l);
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 200, 120), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 200, 120 },
+						 pic, 200 * 4), 0);
+	gpu_link_close(l);
+
+	unlink(png);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl(BMVM_REPLAY_PATH, "bmvm-replay", trace, "--windowed", "--capture", "2", png,
+		      (char *)NULL);
+		_exit(127);
+	}
+	win = find_window(200, 120);
+	assert_true(win != 0);
+	for (int i = 0; i < 500 && access(png, F_OK); i++)
+		usleep(20000);
+	usleep(100000);		/* written whole before it is read */
+	assert_png(png, pic, 200, 120);
+#ifdef HAVE_X11
+	assert_int_equal(close_window(win), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#else
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+#endif
+	unlink(png);
+	unlink(trace);
+	free(pic);
+}
+
 static void test_window_input(void **state)
 {
 	struct events *e;
@@ -683,6 +742,7 @@ static void test_window_input(void **state)
 	free(e);
 	free(pic);
 	check_paced_submit(path);
+	check_replay_windowed();
 }
 
 /* No display: the renderer says so in bmvm's log and goes on headless. */
