@@ -218,7 +218,7 @@ static bool gpu_context(void)
 static u8 status_mem[GPU_STATUS_SIZE] __attribute__((aligned(4096)));
 #define status_page	(*(struct bmgpu_status *)status_mem)
 
-static bool gpu_status_page(void)
+bool gpu_blob(u32 resource, void *mem, u32 size)
 {
 	static struct {
 		struct gpu_hdr hdr;
@@ -226,19 +226,23 @@ static bool gpu_status_page(void)
 		u64 blob_id, size;
 		struct { u64 addr; u32 length, padding; } entry;
 	} create = {
-		.hdr.type = CMD_RESOURCE_CREATE_BLOB, .resource_id = GPU_STATUS_RES,
-		.blob_mem = BLOB_MEM_GUEST, .nr_entries = 1,
+		.hdr.type = CMD_RESOURCE_CREATE_BLOB, .blob_mem = BLOB_MEM_GUEST, .nr_entries = 1,
 	};
 	static struct { struct gpu_hdr hdr; u32 resource_id, padding; } attach = {
 		.hdr = { .type = CMD_CTX_ATTACH_RESOURCE, .ctx_id = CTX },
-		.resource_id = GPU_STATUS_RES,
 	};
 
-	create.size = sizeof(status_mem);
-	create.entry.addr = (uintptr_t)status_mem;
-	create.entry.length = sizeof(status_mem);
+	create.resource_id = attach.resource_id = resource;
+	create.size = size;
+	create.entry.addr = (uintptr_t)mem;
+	create.entry.length = size;
 	return gpu_simple(&create, sizeof(create)) == RESP_OK_NODATA &&
 	       gpu_simple(&attach, sizeof(attach)) == RESP_OK_NODATA;
+}
+
+static bool gpu_status_page(void)
+{
+	return gpu_blob(GPU_STATUS_RES, status_mem, sizeof(status_mem));
 }
 
 /* ---- command buffers ------------------------------------------------------ */

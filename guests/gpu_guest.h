@@ -23,6 +23,13 @@
 /* Bring the GPU up and make our context and its status page; the display's size. */
 bool gpu_open(u32 *width, u32 *height);
 
+/*
+ * Make @size bytes of our RAM at @mem blob resource @resource (not 1, the
+ * status page's) and attach it to our context: buffers can then be backed
+ * by it, their contents read from this memory at each submit that uses them.
+ */
+bool gpu_blob(u32 resource, void *mem, u32 size);
+
 /* An empty, fenced SUBMIT_3D buffer for our context. */
 struct cmdbuf *gpu_submit_begin(void);
 /* Send it and wait for its fence: the host has carried it out. */

@@ -10,7 +10,10 @@
  *   - a 256 x 256 RGBA8 texture that compute writes and fragments sample;
  *   - an 8 x 8 RGBA8 tile uploaded from guest memory (UPLOAD_TEXTURE);
  *   - two samplers: linear and clamped for the plasma, nearest and
- *     repeating for the tile.
+ *     repeating for the tile;
+ *   - a vertex buffer backed by a page of our own RAM (a blob resource),
+ *     which the host reads at each submit that uses it: no vertex bytes go
+ *     through the command stream.
  * Each frame, one fenced command buffer:
  *   - a compute pass: the frame number as bytes, the texture as storage,
  *     32 x 32 groups of 8 x 8 threads repaint the plasma;
@@ -30,7 +33,11 @@
 #define TILE_SIZE	8
 
 /* Handles, ours to choose. */
-enum { VS = 1, FS, CS, DRAW_PIPE, COMPUTE_PIPE, PLASMA, TILE, SMOOTH, PIXEL };
+enum { VS = 1, FS, CS, DRAW_PIPE, COMPUTE_PIPE, PLASMA, TILE, SMOOTH, PIXEL, QUAD };
+
+/* The quad's vertices live in a page of our RAM, a blob resource of their own. */
+#define QUAD_BLOB	2
+static u8 quad_mem[4096] __attribute__((aligned(4096)));
 
 /* Floats as their IEEE-754 bits: no FPU here (-mgeneral-regs-only). */
 #define F_0	0x00000000u
@@ -100,9 +107,15 @@ static void put_setup(struct cmdbuf *cb, u32 width, u32 height)
 		.address_u = BMGPU_REPEAT, .address_v = BMGPU_REPEAT,
 	};
 
+	struct bmgpu_create_buffer quad_buf = { .handle = QUAD, .size = sizeof(quad),
+						.blob_resource = QUAD_BLOB };
+
 	(void)width;	/* the quad covers whatever the display's size */
 	(void)height;
 	make_tile();
+	cmdbuf_copy(quad_mem, quad, sizeof(quad));
+	if (!gpu_blob(QUAD_BLOB, quad_mem, sizeof(quad_mem)))
+		bm_printf("plasma: no blob for the quad\n");	/* its CREATE_BUFFER says more */
 	CMDBUF_PUT(cb, BMGPU_SET_STATUS, st);
 	put_shader(cb, VS, plasma_vert, sizeof(plasma_vert));
 	put_shader(cb, FS, plasma_frag, sizeof(plasma_frag));
@@ -114,6 +127,7 @@ static void put_setup(struct cmdbuf *cb, u32 width, u32 height)
 	cmdbuf_put(cb, BMGPU_UPLOAD_TEXTURE, &up, sizeof(up), tile, sizeof(tile));
 	CMDBUF_PUT(cb, BMGPU_CREATE_SAMPLER, smooth);
 	CMDBUF_PUT(cb, BMGPU_CREATE_SAMPLER, pixel);
+	CMDBUF_PUT(cb, BMGPU_CREATE_BUFFER, quad_buf);
 }
 
 static void put_slot(struct cmdbuf *cb, u16 method, u32 stage, u32 slot, u32 handle)
@@ -132,8 +146,8 @@ static void put_frame(struct cmdbuf *cb, u32 frame)
 	struct bmgpu_set_handle dpipe = { .handle = DRAW_PIPE };
 	struct bmgpu_set_bytes frame_no = { .stage = BMGPU_STAGE_COMPUTE, .slot = 0,
 					    .size = sizeof(frame_bytes) };
-	struct bmgpu_set_bytes vertices = { .stage = BMGPU_STAGE_VERTEX, .slot = 0,
-					    .size = sizeof(quad) };
+	struct bmgpu_set_buffer vertices = { .stage = BMGPU_STAGE_VERTEX, .slot = 0,
+					     .buffer = QUAD };
 	struct bmgpu_dispatch dispatch = { .groups_x = PLASMA_SIZE / 8,
 					   .groups_y = PLASMA_SIZE / 8, .groups_z = 1 };
 	struct bmgpu_begin_render_pass pass = {
@@ -152,7 +166,7 @@ static void put_frame(struct cmdbuf *cb, u32 frame)
 
 	CMDBUF_PUT(cb, BMGPU_BEGIN_RENDER_PASS, pass);
 	CMDBUF_PUT(cb, BMGPU_SET_RENDER_PIPELINE, dpipe);
-	cmdbuf_put(cb, BMGPU_SET_BYTES, &vertices, sizeof(vertices), quad, sizeof(quad));
+	CMDBUF_PUT(cb, BMGPU_SET_BUFFER, vertices);
 	put_slot(cb, BMGPU_SET_TEXTURE, BMGPU_STAGE_FRAGMENT, 0, PLASMA);
 	put_slot(cb, BMGPU_SET_TEXTURE, BMGPU_STAGE_FRAGMENT, 1, TILE);
 	put_slot(cb, BMGPU_SET_SAMPLER, BMGPU_STAGE_FRAGMENT, 0, SMOOTH);

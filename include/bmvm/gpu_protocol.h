@@ -11,8 +11,9 @@
  *
  * Status: bmvm checks every stream against this format (src/gpu/stream.c)
  * and its renderer replays what passes on Vulkan (src/render/vk.c),
- * compiling GLSL source with shaderc. Not yet: blob-backed buffer
- * contents, a watchdog for endless shaders (docs/PROTOCOL.md, section 4).
+ * compiling GLSL source with shaderc; blob-backed buffers read the guest's
+ * memory at each submit that uses them. Not yet: a watchdog for endless
+ * shaders (docs/PROTOCOL.md, section 4).
  *
  * Encoding. A stream is a sequence of commands, all little-endian, each
  * starting with a 4-byte header:
@@ -67,7 +68,7 @@ struct bmgpu_capset {
 
 #define BMGPU_FEATURE_COMPUTE	(1u << 0)
 #define BMGPU_FEATURE_GLSL	(1u << 1)	/* GLSL source accepted (compiled on the host) */
-#define BMGPU_FEATURE_BLOB	(1u << 2)	/* buffers backed by blob resources (not offered yet) */
+#define BMGPU_FEATURE_BLOB	(1u << 2)	/* buffers backed by blob resources */
 
 #define BMGPU_DRAWABLE		0xffffffffu
 
@@ -271,8 +272,9 @@ struct bmgpu_create_texture {
 /*
  * A buffer lives on the host; with blob_resource non-zero (and
  * BMGPU_FEATURE_BLOB) its contents are that blob resource's guest memory
- * from blob_offset on, read at each use, so large data needs no copy
- * through the stream.
+ * from blob_offset on, read before each SUBMIT_3D that uses it (creates,
+ * binds or draws indices from it), so large data needs no copy through the
+ * stream. The host's own writes to it do not reach guest memory.
  */
 struct bmgpu_create_buffer {
 	struct bmgpu_header hdr;

@@ -60,6 +60,13 @@ struct gpu_display_ops {
 	int (*ctx_destroy)(void *opaque, uint32_t ctx);
 	/* @submit: the buffer's number in the context, from 1, as error records name it. */
 	int (*submit)(void *opaque, uint32_t ctx, uint32_t submit, const void *stream, size_t len);
+	/*
+	 * Before a submit that uses buffers backed by blob resource @resource:
+	 * @len bytes of its guest memory from @offset, as they are now. The
+	 * display keeps them for context @ctx's buffers (docs/PROTOCOL.md).
+	 */
+	int (*blob_data)(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
+			 const void *data, size_t len);
 };
 
 struct gpu_display {

@@ -196,6 +196,23 @@ static int link_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *
 	return ret;
 }
 
+static int link_blob_data(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
+			  const void *data, size_t len)
+{
+	struct gpu_link *l = opaque;
+	int ret;
+
+	if (!len || len > WIRE_MAX_BLOB_CHUNK)
+		return -E2BIG;
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_grow(l, WIRE_HDR_SIZE + 12 + len);
+	if (!ret)
+		ret = link_send(l, l->out, wire_put_blob_data(l->out, l->out_cap, ctx, resource,
+							     offset, data, len));
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
 static const struct gpu_display_ops link_display_ops = {
 	.scanout = link_scanout,
 	.present = link_present,
@@ -203,6 +220,7 @@ static const struct gpu_display_ops link_display_ops = {
 	.ctx_create = link_ctx_create,
 	.ctx_destroy = link_ctx_destroy,
 	.submit = link_submit,
+	.blob_data = link_blob_data,
 };
 
 struct gpu_display *gpu_link_display(struct gpu_link *l)

@@ -35,7 +35,7 @@ void gpu_stream_default_caps(struct bmgpu_capset *c)
 {
 	*c = (struct bmgpu_capset){
 		.magic = BMGPU_MAGIC, .version = BMGPU_CAPSET_VERSION,
-		.features = BMGPU_FEATURE_COMPUTE | BMGPU_FEATURE_GLSL,
+		.features = BMGPU_FEATURE_COMPUTE | BMGPU_FEATURE_GLSL | BMGPU_FEATURE_BLOB,
 		.max_handles = 65536, .max_texture_size = 8192, .max_buffer_size = 256u << 20,
 		.max_submit_size = 1u << 20, .max_inline_bytes = 64u << 10, .max_slots = 16,
 		.max_vertex_attributes = BMGPU_MAX_ATTRIBUTES, .sample_counts = 1u << 0 | 1u << 2,

@@ -209,19 +209,34 @@ size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx)
 	return put_words(buf, cap, WIRE_CTX_DESTROY, f, 1);
 }
 
+/* A message of @n 32-bit fields, then @len bytes of @data. */
+static size_t put_words_data(uint8_t *buf, size_t cap, uint32_t type, const uint32_t *f,
+			     unsigned n, const void *data, size_t len)
+{
+	uint8_t *p = put_fixed(buf, cap, type, 4 * n + len, f, n);
+
+	if (!p)
+		return 0;
+	memcpy(p, data, len);
+	return WIRE_HDR_SIZE + 4 * n + len;
+}
+
 size_t wire_put_submit(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit,
 		       const void *stream, size_t len)
 {
 	uint32_t f[] = { ctx, submit };
-	uint8_t *p;
 
-	if (len > WIRE_MAX_STREAM)
+	return len > WIRE_MAX_STREAM ? 0 : put_words_data(buf, cap, WIRE_SUBMIT, f, 2, stream, len);
+}
+
+size_t wire_put_blob_data(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t resource,
+			  uint32_t offset, const void *data, size_t len)
+{
+	uint32_t f[] = { ctx, resource, offset };
+
+	if (!len || len > WIRE_MAX_BLOB_CHUNK)
 		return 0;
-	p = put_fixed(buf, cap, WIRE_SUBMIT, 8 + len, f, 2);
-	if (!p)
-		return 0;
-	memcpy(p, stream, len);
-	return WIRE_HDR_SIZE + 8 + len;
+	return put_words_data(buf, cap, WIRE_BLOB_DATA, f, 3, data, len);
 }
 
 size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct bmgpu_error *e)
@@ -424,6 +439,21 @@ int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out)
 	out->stream = m->payload + 8;
 	out->len = m->size - 8;
 	return out->ctx ? 0 : -EPROTO;
+}
+
+/* A context, a resource and at least one byte, ending within the blob's u32 range. */
+int wire_parse_blob_data(const struct wire_msg *m, struct wire_blob_data *out)
+{
+	if (m->type != WIRE_BLOB_DATA || m->size <= 12 || m->size - 12 > WIRE_MAX_BLOB_CHUNK)
+		return -EPROTO;
+	out->ctx = get32(m->payload);
+	out->resource = get32(m->payload + 4);
+	out->offset = get32(m->payload + 8);
+	out->data = m->payload + 12;
+	out->len = m->size - 12;
+	if (!out->ctx || !out->resource || out->len > UINT32_MAX - out->offset)
+		return -EPROTO;
+	return 0;
 }
 
 int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out)

@@ -40,6 +40,7 @@ enum wire_type {
 	WIRE_CTX_DESTROY = 8,	/* context id */
 	WIRE_SUBMIT = 9,	/* context id, submit number, then a checked command stream */
 	WIRE_SYNC = 10,		/* request id: answer once everything before it is done */
+	WIRE_BLOB_DATA = 11,	/* context id, blob resource, offset, then that blob's bytes */
 	/* renderer -> bmvm */
 	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
 	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
@@ -114,6 +115,15 @@ struct wire_submit {
 	size_t len;
 };
 
+struct wire_blob_data {
+	uint32_t ctx, resource, offset;
+	const uint8_t *data;		/* into the payload; at least one byte */
+	size_t len;
+};
+
+/* The most blob bytes in one WIRE_BLOB_DATA; more go in several. */
+#define WIRE_MAX_BLOB_CHUNK	(16u << 20)
+
 struct wire_gpu_error {
 	uint32_t ctx;
 	struct bmgpu_error err;
@@ -160,6 +170,8 @@ size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx);
 size_t wire_put_submit(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit,
 		       const void *stream, size_t len);
 size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct bmgpu_error *e);
+size_t wire_put_blob_data(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t resource,
+			  uint32_t offset, const void *data, size_t len);
 size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t status,
 			      const void *png, size_t png_len);
 
@@ -184,6 +196,7 @@ int wire_parse_submit_done(const struct wire_msg *m, uint32_t *ctx, uint32_t *su
 int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out);
 int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out);
 int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out);
+int wire_parse_blob_data(const struct wire_msg *m, struct wire_blob_data *out);
 int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done *out);
 
 /*

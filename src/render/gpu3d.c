@@ -61,13 +61,24 @@ static void gpu3d_present(void *opaque, const uint8_t *bgra, uint32_t width, uin
 	render_gpu_frame(run->r, bgra, width, height, stride);
 }
 
+/* Blob-backed buffers read what bmvm sent of the blob (WIRE_BLOB_DATA). */
+static const uint8_t *gpu3d_blob(void *opaque, uint32_t resource, uint32_t offset, uint32_t size,
+				 uint64_t *gen)
+{
+	struct run *run = opaque;
+
+	return render_blob(run->r, run->ctx_id, resource, offset, size, gen);
+}
+
 static void gpu3d_run(void *backend, void *ctx, struct render *r, uint32_t ctx_id,
 		      uint32_t submit, const uint8_t *stream, size_t len)
 {
 	struct run run = { r, ctx_id, submit };
 
 	(void)backend;
+	vk_context_set_blobs(ctx, gpu3d_blob, &run);
 	vk_context_run(ctx, stream, len, gpu3d_error, &run, gpu3d_present, &run);
+	vk_context_set_blobs(ctx, NULL, NULL);	/* @run goes out of scope */
 }
 
 static const struct render_gpu_ops gpu3d_ops = {

@@ -19,8 +19,14 @@ static void render_ctx_free(struct render *r, struct render_context *c)
 {
 	if (c->exec && r->gpu)
 		r->gpu->ctx_destroy(r->gpu_backend, c->exec);
-	c->id = 0;
-	c->exec = NULL;
+	while (c->blobs) {
+		struct render_blob *b = c->blobs;
+
+		c->blobs = b->next;
+		free(b->data);
+		free(b);
+	}
+	memset(c, 0, sizeof(*c));
 }
 
 void render_fini(struct render *r)
@@ -237,6 +243,57 @@ void render_frames_shown(struct render *r)
 	r->nr_paced = 0;
 }
 
+/* WIRE_BLOB_DATA: the bytes go into the context's copy of the blob, grown to hold them. */
+static int render_blob_data(struct render *r, const struct wire_blob_data *w)
+{
+	struct render_context *c = render_ctx_find(r, w->ctx);
+	size_t end = (size_t)w->offset + w->len;
+	struct render_blob *b;
+
+	if (!c)
+		return -EPROTO;
+	for (b = c->blobs; b && b->resource != w->resource; b = b->next)
+		;
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		b->resource = w->resource;
+		b->next = c->blobs;
+		c->blobs = b;
+	}
+	if (end > b->size) {
+		uint8_t *n;
+
+		if (c->blob_bytes + (end - b->size) > RENDER_BLOB_BYTES_MAX)
+			return -ENOMEM;
+		n = realloc(b->data, end);
+		if (!n)
+			return -ENOMEM;
+		memset(n + b->size, 0, end - b->size);
+		c->blob_bytes += end - b->size;
+		b->data = n;
+		b->size = end;
+	}
+	memcpy(b->data + w->offset, w->data, w->len);
+	b->gen = ++r->blob_gen;
+	return 0;
+}
+
+const uint8_t *render_blob(struct render *r, uint32_t ctx_id, uint32_t resource,
+			   uint32_t offset, uint32_t size, uint64_t *gen)
+{
+	struct render_context *c = render_ctx_find(r, ctx_id);
+	struct render_blob *b = c ? c->blobs : NULL;
+
+	while (b && b->resource != resource)
+		b = b->next;
+	if (!b || offset > b->size || size > b->size - offset)
+		return NULL;
+	*gen = b->gen;
+	return b->data + offset;
+}
+
 static int render_submit(struct render *r, const struct wire_submit *w)
 {
 	struct render_context *c = render_ctx_find(r, w->ctx);
@@ -320,6 +377,7 @@ int render_handle(struct render *r, const struct wire_msg *m)
 		struct wire_capture capture;
 		struct wire_ctx ctx;
 		struct wire_submit submit;
+		struct wire_blob_data blob;
 		uint32_t id;
 	} u;
 	int ret;
@@ -366,6 +424,8 @@ int render_handle(struct render *r, const struct wire_msg *m)
 	}
 	case WIRE_SUBMIT:
 		return wire_parse_submit(m, &u.submit) ? -EPROTO : render_submit(r, &u.submit);
+	case WIRE_BLOB_DATA:
+		return wire_parse_blob_data(m, &u.blob) ? -EPROTO : render_blob_data(r, &u.blob);
 	case WIRE_SNAPSHOT:
 		if (wire_parse_snapshot(m, &u.id))
 			return -EPROTO;

@@ -54,9 +54,23 @@ struct render_gpu_ops {
 #define RENDER_MAX_CONTEXTS	64	/* as the device's cap */
 #define RENDER_MAX_PACED	64	/* submits waiting for the screen; past that, done at once */
 
+/* What a context has been sent of a blob resource's guest memory (WIRE_BLOB_DATA). */
+struct render_blob {
+	struct render_blob *next;
+	uint32_t resource;
+	uint8_t *data;
+	size_t size;			/* bytes from offset 0 the guest memory was sent for */
+	uint64_t gen;			/* changes with every write */
+};
+
+/* A context's blobs may hold this much, all together; more is refused. */
+#define RENDER_BLOB_BYTES_MAX	(512ull << 20)
+
 struct render_context {
 	uint32_t id;			/* 0: free */
 	void *exec;			/* the executor's context, or NULL */
+	struct render_blob *blobs;
+	uint64_t blob_bytes;
 };
 
 struct render {
@@ -82,6 +96,7 @@ struct render {
 	bool pace;
 	struct { uint32_t ctx, submit; } paced[RENDER_MAX_PACED];
 	unsigned nr_paced;
+	uint64_t blob_gen;		/* the last render_blob.gen given */
 };
 
 void render_init(struct render *r, render_reply_fn *reply, void *opaque);
@@ -91,6 +106,14 @@ void render_fini(struct render *r);
 
 /* Apply one message from bmvm (or a trace). 0, -EPROTO, or -ENOMEM. */
 int render_handle(struct render *r, const struct wire_msg *m);
+
+/*
+ * Executors: @size bytes of blob @resource from @offset as context @ctx_id
+ * last received them, and *@gen, which changes whenever they may have; NULL
+ * when not all of them were ever sent.
+ */
+const uint8_t *render_blob(struct render *r, uint32_t ctx_id, uint32_t resource,
+			   uint32_t offset, uint32_t size, uint64_t *gen);
 
 /* Executors: a command of context @ctx_id it could not carry out (sent to bmvm). */
 void render_gpu_error(struct render *r, uint32_t ctx_id, const struct bmgpu_error *err);

@@ -340,6 +340,8 @@ struct buffer {
 	VkDeviceMemory mem;
 	VkDeviceSize size;
 	void *map;			/* host-visible buffers only */
+	uint32_t blob, blob_offset;	/* blob-backed: its blob resource, or 0 */
+	uint64_t blob_gen;		/* the generation of the blob bytes it holds */
 };
 
 #define BUFFER_USAGE (VK_BUFFER_USAGE_VERTEX_BUFFER_BIT | VK_BUFFER_USAGE_INDEX_BUFFER_BIT | \
@@ -543,6 +545,9 @@ struct vk_context {
 	VkCommandBuffer cmd;
 	VkFence fence;
 	bool recording;
+	vk_blob_fn *blob_fn;		/* where blob-backed buffers read; NULL: nowhere */
+	void *blob_opaque;
+	unsigned nr_blob_buffers;	/* alive, so runs look for changes */
 	struct object *bucket[BUCKETS];
 	struct object *dead;		/* destroyed; freed once the GPU is done with them */
 	struct chunk *arena;
@@ -663,6 +668,8 @@ static void obj_destroy(struct vk_context *ctx, uint32_t handle)
 		*p = o->next;
 		o->next = ctx->dead;
 		ctx->dead = o;
+		if (o->kind == OBJ_BUFFER && o->buf.blob)
+			ctx->nr_blob_buffers--;
 	}
 }
 
@@ -1325,6 +1332,54 @@ static void create_texture(struct vk_context *ctx, const struct bmgpu_create_tex
 	obj_insert(ctx, o);
 }
 
+/*
+ * Copy a blob-backed buffer's bytes from the store when they changed since
+ * it last did; between full barriers of the caller's. false when the store
+ * lacks them or there is no staging memory.
+ */
+static bool blob_refresh(struct vk_context *ctx, struct buffer *b)
+{
+	uint64_t gen = 0;
+	const uint8_t *src = ctx->blob_fn ? ctx->blob_fn(ctx->blob_opaque, b->blob, b->blob_offset,
+							 (uint32_t)b->size, &gen) : NULL;
+	VkBufferCopy copy = { .size = b->size };
+	VkBuffer staging;
+	void *p;
+
+	if (!src)
+		return false;
+	if (gen == b->blob_gen)
+		return true;
+	if (!(p = arena_alloc(ctx, b->size, &staging, &copy.srcOffset)))
+		return false;
+	memcpy(p, src, b->size);
+	vkCmdCopyBuffer(cmd(ctx), staging, b->buf, 1, &copy);
+	b->blob_gen = gen;
+	return true;
+}
+
+/* At a run's start: every blob-backed buffer as its blob is now. */
+static void blob_refresh_all(struct vk_context *ctx)
+{
+	bool barrier = false;
+
+	if (!ctx->nr_blob_buffers)
+		return;
+	for (unsigned i = 0; i < BUCKETS; i++)
+		for (struct object *o = ctx->bucket[i]; o; o = o->next) {
+			if (o->kind != OBJ_BUFFER || !o->buf.blob)
+				continue;
+			if (!barrier)
+				full_barrier(ctx);	/* after the last run's reads */
+			barrier = true;
+			if (!blob_refresh(ctx, &o->buf))
+				fail(ctx, BMGPU_ERR_HOST, 0, "buffer %u: its blob's bytes are missing",
+				     o->handle);
+		}
+	if (barrier)
+		full_barrier(ctx);
+}
+
 static void create_buffer(struct vk_context *ctx, const struct bmgpu_create_buffer *c)
 {
 	struct object *o = obj_new(OBJ_BUFFER, c->handle);
@@ -1337,9 +1392,15 @@ static void create_buffer(struct vk_context *ctx, const struct bmgpu_create_buff
 	vkCmdFillBuffer(cmd(ctx), o->buf.buf, 0, VK_WHOLE_SIZE, 0);
 	full_barrier(ctx);
 	obj_insert(ctx, o);
-	/* The renderer has no view of guest memory yet: the buffer is ours, zero-filled. */
-	if (c->blob_resource)
-		fail(ctx, BMGPU_ERR_HOST, 12, "blob-backed buffers are not supported yet");
+	if (!c->blob_resource)
+		return;
+	/* Its contents are the blob's guest memory, which bmvm sent before this submit. */
+	o->buf.blob = c->blob_resource;
+	o->buf.blob_offset = c->blob_offset;
+	ctx->nr_blob_buffers++;
+	if (!blob_refresh(ctx, &o->buf))
+		fail(ctx, BMGPU_ERR_HOST, 12, "the blob's bytes are missing; zero-filled");
+	full_barrier(ctx);
 }
 
 static void upload_buffer(struct vk_context *ctx, const struct bmgpu_upload_buffer *c,
@@ -2012,6 +2073,12 @@ static void execute(struct vk_context *ctx, const union command *c, const uint8_
 	}
 }
 
+void vk_context_set_blobs(struct vk_context *ctx, vk_blob_fn *fn, void *opaque)
+{
+	ctx->blob_fn = fn;
+	ctx->blob_opaque = opaque;
+}
+
 unsigned vk_context_run(struct vk_context *ctx, const uint8_t *stream, size_t len,
 			vk_error_fn *err, void *opaque, vk_present_fn *present_fn, void *popaque)
 {
@@ -2020,6 +2087,9 @@ unsigned vk_context_run(struct vk_context *ctx, const uint8_t *stream, size_t le
 	ctx->err_fn = err;
 	ctx->err_opaque = opaque;
 	ctx->failed = 0;
+	ctx->offset = 0;
+	ctx->method = 0;
+	blob_refresh_all(ctx);
 	/* Little-endian, as the stream is: the structs are read as they lie. */
 	while (len - pos >= 4) {
 		union command c;

@@ -45,6 +45,15 @@ unsigned vk_renderer_messages(const struct vk_renderer *vk);
 /* Is the validation layer loaded? */
 bool vk_renderer_validating(const struct vk_renderer *vk);
 
+/*
+ * Where a context's blob-backed buffers get their contents: @size bytes of
+ * blob @resource from @offset, and a generation that changes when they
+ * may have; NULL when they are not there. The renderer core's store of
+ * what bmvm sent (render_blob()).
+ */
+typedef const uint8_t *vk_blob_fn(void *opaque, uint32_t resource, uint32_t offset,
+				  uint32_t size, uint64_t *gen);
+
 /* A context whose drawable is @width x @height; NULL when the host cannot make one. */
 struct vk_context *vk_context_create(struct vk_renderer *vk, uint32_t width, uint32_t height);
 void vk_context_destroy(struct vk_context *ctx);
@@ -56,5 +65,12 @@ void vk_context_destroy(struct vk_context *ctx);
  */
 unsigned vk_context_run(struct vk_context *ctx, const uint8_t *stream, size_t len,
 			vk_error_fn *err, void *opaque, vk_present_fn *present, void *popaque);
+
+/*
+ * Blob-backed buffers (BMGPU_FEATURE_BLOB) read their blob's bytes through
+ * @fn: at creation, and again at each vk_context_run() whose store says
+ * they changed. Without a source they stay zero-filled, and say so.
+ */
+void vk_context_set_blobs(struct vk_context *ctx, vk_blob_fn *fn, void *opaque);
 
 #endif

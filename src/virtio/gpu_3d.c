@@ -90,6 +90,19 @@ _Static_assert(sizeof(struct gpu_create_blob) == 56 && sizeof(struct gpu_ctx_cre
 	       sizeof(struct bmgpu_status) == 32 && sizeof(struct bmgpu_error) == 16,
 	       "virtio-gpu 3D wire structs must match the spec's layout");
 
+/*
+ * A buffer whose contents are a blob's guest memory (BMGPU_FEATURE_BLOB):
+ * before each submit that uses it (creates it, binds it, draws indices from
+ * it), its bytes go to the display as they are then.
+ */
+struct gpu_blob_buffer {
+	uint32_t handle, resource, offset, size;
+	uint32_t used_in;		/* the submit that last used it */
+};
+
+/* Guest memory is read and sent in pieces of at most this much. */
+#define BLOB_CHUNK		(4u << 20)
+
 /* Where a context's struct bmgpu_status lives, and what the host wrote there. */
 struct gpu_status {
 	uint32_t res;			/* the blob; 0: no page */
@@ -110,6 +123,8 @@ struct gpu_context {
 	struct gpu_status status;
 	uint32_t frames;		/* PRESENTs that passed */
 	uint64_t dropped;		/* error records with no page to go to */
+	struct gpu_blob_buffer *bb;	/* its blob-backed buffers, alive */
+	unsigned nr_bb, bb_room;
 };
 
 static uint32_t submit_max(void)
@@ -175,6 +190,7 @@ static void ctx_free(struct virtio_gpu *g, struct gpu_context *c, bool tell_disp
 			g->vdev.tag, c->id, (unsigned long long)c->dropped);
 	g->three_d.ctx[c->slot] = NULL;
 	gpu_stream_fini(&c->stream);
+	free(c->bb);
 	free(c);
 }
 
@@ -447,7 +463,63 @@ static void collect_error(void *opaque, const struct bmgpu_error *e)
 	t->rec[t->nr_rec++] = *e;
 }
 
-/* What passed, in order: SET_STATUS takes its page, PRESENT counts a frame. */
+static struct gpu_blob_buffer *blob_buffer(struct gpu_context *c, uint32_t handle)
+{
+	for (unsigned i = 0; i < c->nr_bb; i++)
+		if (c->bb[i].handle == handle)
+			return &c->bb[i];
+	return NULL;
+}
+
+/* A passed command that names buffer @handle uses it: a blob-backed one is sent. */
+static void blob_buffer_used(struct gpu_context *c, uint32_t handle)
+{
+	struct gpu_blob_buffer *b = blob_buffer(c, handle);
+
+	if (b)
+		b->used_in = c->stream.submits;
+}
+
+/* CREATE_BUFFER and DESTROY that passed: the context's list follows. */
+static void blob_buffer_track(struct gpu_context *c, const struct bmgpu_header *h,
+			      const uint8_t *p, size_t bytes)
+{
+	struct bmgpu_create_buffer cb;
+	struct bmgpu_destroy d;
+	struct gpu_blob_buffer *b;
+
+	if (h->method == BMGPU_DESTROY && bytes >= sizeof(d)) {
+		memcpy(&d, p, sizeof(d));
+		b = blob_buffer(c, d.handle);
+		if (b)
+			*b = c->bb[--c->nr_bb];
+		return;
+	}
+	if (h->method != BMGPU_CREATE_BUFFER || bytes < sizeof(cb))
+		return;
+	memcpy(&cb, p, sizeof(cb));
+	if (!cb.blob_resource)
+		return;
+	if (c->nr_bb == c->bb_room) {
+		unsigned room = c->bb_room ? 2 * c->bb_room : 8;
+		struct gpu_blob_buffer *n = realloc(c->bb, room * sizeof(*n));
+
+		if (!n) {
+			c->dropped++;	/* cannot happen but by malloc failing: it stays zero */
+			return;
+		}
+		c->bb = n;
+		c->bb_room = room;
+	}
+	c->bb[c->nr_bb++] = (struct gpu_blob_buffer){ cb.handle, cb.blob_resource,
+						      cb.blob_offset, cb.size,
+						      c->stream.submits };
+}
+
+/*
+ * What passed, in order: SET_STATUS takes its page, PRESENT counts a frame,
+ * and blob-backed buffers are followed and marked when used.
+ */
 static void scan_passed(struct gpu_context *c, const uint8_t *p, size_t len)
 {
 	size_t pos = 0;
@@ -469,6 +541,19 @@ static void scan_passed(struct gpu_context *c, const uint8_t *p, size_t len)
 
 			memcpy(&cmd, p + pos, sizeof(cmd));
 			status_take(c, &cmd);
+		} else if (h.method == BMGPU_SET_BUFFER && bytes >= sizeof(struct bmgpu_set_buffer)) {
+			struct bmgpu_set_buffer sb;
+
+			memcpy(&sb, p + pos, sizeof(sb));
+			blob_buffer_used(c, sb.buffer);
+		} else if (h.method == BMGPU_DRAW_INDEXED &&
+			   bytes >= sizeof(struct bmgpu_draw_indexed)) {
+			struct bmgpu_draw_indexed di;
+
+			memcpy(&di, p + pos, sizeof(di));
+			blob_buffer_used(c, di.index_buffer);
+		} else {
+			blob_buffer_track(c, &h, p + pos, bytes);
 		}
 		pos += bytes;
 	}
@@ -719,6 +804,52 @@ bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
 	return !c || c->lost || c->completed >= submit;
 }
 
+/*
+ * Blob-backed buffers this submit uses whose blob was unref'd or detached
+ * since: a record each (the renderer keeps what it had), and not sent.
+ */
+static void blob_buffers_gone(struct gpu_context *c)
+{
+	for (unsigned i = 0; i < c->nr_bb; i++) {
+		struct gpu_blob_buffer *b = &c->bb[i];
+
+		if (b->used_in != c->stream.submits ||
+		    ctx_blob(c, b->resource, b->offset, b->size))
+			continue;
+		collect_error(c, &(struct bmgpu_error){ .submit = c->stream.submits,
+							 .method = BMGPU_CREATE_BUFFER,
+							 .reason = BMGPU_ERR_NO_OBJECT,
+							 .detail = 12 });
+		b->used_in = 0;
+	}
+}
+
+/* Before the submit: the bytes of each blob-backed buffer it uses, as the guest has them now. */
+static int blob_buffers_send(struct virtio_gpu *g, struct gpu_context *c)
+{
+	uint8_t *tmp = NULL;
+	int ret = 0;
+
+	for (unsigned i = 0; i < c->nr_bb && !ret; i++) {
+		const struct gpu_blob_buffer *b = &c->bb[i];
+		const struct gpu_resource *res;
+
+		if (b->used_in != c->stream.submits || !g->display->ops->blob_data)
+			continue;
+		res = ctx_blob(c, b->resource, b->offset, b->size);
+		if (!res || (!tmp && !(tmp = malloc(BLOB_CHUNK))))
+			continue;
+		for (uint32_t done = 0, n; done < b->size && !ret; done += n) {
+			n = b->size - done < BLOB_CHUNK ? b->size - done : BLOB_CHUNK;
+			gpu_backing_read(res, (uint64_t)b->offset + done, tmp, n);
+			ret = g->display->ops->blob_data(g->display->opaque, c->link, b->resource,
+							 b->offset + done, tmp, n);
+		}
+	}
+	free(tmp);
+	return ret;
+}
+
 static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 {
 	struct gpu_3d *t = &g->three_d;
@@ -741,14 +872,18 @@ static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 	t->nr_rec = 0;
 	gpu_stream_check(&c->stream, t->in, req.size, t->out, &out_len, collect_error, c);
 	scan_passed(c, t->out, out_len);
+	blob_buffers_gone(c);
 	if (c->lost)
 		collect_error(c, &(struct bmgpu_error){ .submit = c->stream.submits,
 							 .reason = BMGPU_ERR_LOST });
 	report_errors(g, c);
 	status_counts(c);
 	if (!c->lost && out_len && g->display && g->display->ops->submit) {
-		int ret = g->display->ops->submit(g->display->opaque, c->link, c->stream.submits,
-						  t->out, out_len);
+		int ret = blob_buffers_send(g, c);
+
+		if (!ret)
+			ret = g->display->ops->submit(g->display->opaque, c->link,
+						      c->stream.submits, t->out, out_len);
 
 		gpu_display_result(g, ret);
 		/* The renderer answers each submit it was sent: its fence waits for that. */

@@ -162,9 +162,24 @@ static int fd_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *st
 	return f->fail;
 }
 
+/* Blob bytes for a live context: every one of them readable. */
+static int fd_blob_data(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
+			const void *data, size_t len)
+{
+	struct fuzz_display *f = opaque;
+	const uint8_t *p = data;
+
+	if (fd_ctx_slot(f, ctx) == f->nr_live || !resource || !len ||
+	    len > UINT32_MAX - offset)
+		abort();
+	f->sink ^= p[0] ^ p[len - 1];
+	return f->fail;
+}
+
 static const struct gpu_display_ops fd_ops = {
 	.scanout = fd_scanout, .present = fd_present, .cursor = fd_cursor,
 	.ctx_create = fd_ctx_create, .ctx_destroy = fd_ctx_destroy, .submit = fd_submit,
+	.blob_data = fd_blob_data,
 };
 
 /* ---- the device ------------------------------------------------------------- */

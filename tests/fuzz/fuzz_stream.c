@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (parts & 1)
 		caps.features &= ~BMGPU_FEATURE_GLSL;
 	if (parts & 2)
-		caps.features |= BMGPU_FEATURE_BLOB;	/* checked, though not offered yet */
+		caps.features &= ~BMGPU_FEATURE_BLOB;
 	gpu_stream_init(&stream, &caps);
 	stream.blob_ok = fuzz_blob;
 	out = malloc(size + 4);

@@ -804,6 +804,24 @@ static void test_wire_snapshot(void **state)
 	assert_int_equal(wire_parse_snapshot_done(&m, &done), 0);
 	assert_null(done.png);
 
+	/* Blob bytes: a context, a resource, at least one byte, within u32 offsets. */
+	{
+		static uint8_t big[WIRE_HDR_SIZE + 12 + 8];
+		struct wire_blob_data bd;
+
+		m = msg_of(big, wire_put_blob_data(big, sizeof(big), 3, 9, 100, "bytes!!", 7));
+		assert_int_equal(wire_parse_blob_data(&m, &bd), 0);
+		assert_int_equal(bd.ctx, 3);
+		assert_int_equal(bd.resource, 9);
+		assert_int_equal(bd.offset, 100);
+		assert_int_equal(bd.len, 7);
+		assert_memory_equal(bd.data, "bytes!!", 7);
+		assert_int_equal(wire_put_blob_data(big, sizeof(big), 3, 9, 0, "", 0), 0);
+		m = msg_of(big, wire_put_blob_data(big, sizeof(big), 3, 9, UINT32_MAX - 2, "abc", 3));
+		assert_int_equal(wire_parse_blob_data(&m, &bd), -EPROTO);	/* past 4 GiB */
+		m = msg_of(big, wire_put_blob_data(big, sizeof(big), 0, 9, 0, "abc", 3));
+		assert_int_equal(wire_parse_blob_data(&m, &bd), -EPROTO);	/* no context 0 */
+	}
 	/* A sync and its answer; neither takes a payload of another size. */
 	uint32_t frames;
 

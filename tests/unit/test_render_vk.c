@@ -764,6 +764,113 @@ static void test_glsl(void **state)
 	assert_clean(&r);
 }
 
+/* The renderer core's store, as a blob source: one blob, its bytes and generation. */
+struct blob_store {
+	uint8_t bytes[4096];
+	uint64_t gen;
+	unsigned asked;
+};
+
+static const uint8_t *store_blob(void *opaque, uint32_t resource, uint32_t offset,
+				 uint32_t size, uint64_t *gen)
+{
+	struct blob_store *st = opaque;
+
+	st->asked++;
+	if (resource != 7 || offset > sizeof(st->bytes) || size > sizeof(st->bytes) - offset)
+		return NULL;
+	*gen = st->gen;
+	return st->bytes + offset;
+}
+
+static bool any_blob(void *opaque, uint32_t id, uint64_t offset, uint64_t size)
+{
+	(void)opaque;
+	return id == 7 && offset + size <= 4096;
+}
+
+/* Check the stream built so far with @gs and run it on @ctx; the run's failures. */
+static unsigned run_on(struct vk_context *ctx, struct gpu_stream *gs, struct run *r)
+{
+	static uint8_t out[sizeof(s.b) + 4];
+	size_t out_len;
+
+	assert_int_equal(gpu_stream_check(gs, s.b, s.len, out, &out_len, on_check_error, NULL), 0);
+	s.len = 0;
+	return vk_context_run(ctx, out, out_len, on_error, r, on_present, &r->frame);
+}
+
+/* The triangle drawn from the vertex buffer @sb binds, on slate, presented. */
+static void blob_frame(struct bmgpu_set_buffer *sb)
+{
+	begin(BMGPU_DRAWABLE, 0, BMGPU_STORE_STORE, slate[0], slate[1], slate[2]);
+	set_handle(BMGPU_SET_RENDER_PIPELINE, PIPE);
+	EMIT(BMGPU_SET_BUFFER, *sb);
+	draw(0, 3);
+	simple(BMGPU_END_PASS);
+	simple(BMGPU_PRESENT);
+}
+
+/*
+ * A vertex buffer backed by a blob (BMGPU_FEATURE_BLOB): it reads the
+ * store at creation and again at each run whose generation moved, so the
+ * triangle follows the guest's memory, and stays when it did not move.
+ */
+static void test_blob_vertices(void **state)
+{
+	static struct blob_store store = { .gen = 1 };
+	struct bmgpu_create_buffer vb = { .handle = 30, .size = sizeof(triangle),
+					  .blob_resource = 7, .blob_offset = 64 };
+	struct bmgpu_set_buffer sb = { .stage = BMGPU_STAGE_VERTEX, .slot = 0, .buffer = 30 };
+	struct vertex moved[3];
+	struct bmgpu_capset caps;
+	struct gpu_stream gs;
+	struct vk_context *ctx;
+	struct run r = { 0 };
+
+	REQUIRE_VK(state);
+	gpu_stream_default_caps(&caps);
+	gpu_stream_init(&gs, &caps);
+	gs.blob_ok = any_blob;
+	ctx = vk_context_create(vk, W, H);
+	assert_non_null(ctx);
+	vk_context_set_blobs(ctx, store_blob, &store);
+	memcpy(store.bytes + 64, triangle, sizeof(triangle));
+	shader(VS, colour_vert, sizeof(colour_vert));
+	shader(FS, colour_frag, sizeof(colour_frag));
+	pipeline(PIPE, VS, FS, BMGPU_TRIANGLES, 1);
+	EMIT(BMGPU_CREATE_BUFFER, vb);
+	blob_frame(&sb);
+	assert_int_equal(run_on(ctx, &gs, &r), 0);
+	assert_golden(&r.frame, "triangle.png");
+
+	/* The guest moves the triangle left; the same frame again follows it. */
+	memcpy(moved, triangle, sizeof(moved));
+	for (int i = 0; i < 3; i++)
+		moved[i].x -= 0.5f;
+	memcpy(store.bytes + 64, moved, sizeof(moved));
+	store.gen = 2;
+	blob_frame(&sb);
+	assert_int_equal(run_on(ctx, &gs, &r), 0);
+	assert_pixel(&r.frame, 215, 220, 77, 51, 26, 1);	/* green's corner: slate now */
+	assert_pixel(&r.frame, 150, 220, 0, 240, 0, 16);	/* and here instead */
+
+	/* Bytes changed but no new generation: nothing is read again. */
+	memcpy(store.bytes + 64, triangle, sizeof(triangle));
+	blob_frame(&sb);
+	assert_int_equal(run_on(ctx, &gs, &r), 0);
+	assert_pixel(&r.frame, 150, 220, 0, 240, 0, 16);
+
+	/* A source that lacks the bytes: reported, and the run goes on. */
+	vk_context_set_blobs(ctx, NULL, NULL);
+	simple(BMGPU_NOP);
+	assert_int_equal(run_on(ctx, &gs, &r), 1);
+	assert_int_equal(r.last.reason, BMGPU_ERR_HOST);
+	vk_context_destroy(ctx);
+	gpu_stream_fini(&gs);
+	assert_clean(&r);
+}
+
 static void test_errors(void **state)
 {
 	static const uint32_t junk[] = { 0x07230203, 0x00010000, 0, 8, 0, 0xdeadbeef };
@@ -974,6 +1081,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_triangle),
 		cmocka_unit_test(test_glsl),
+		cmocka_unit_test(test_blob_vertices),
 		cmocka_unit_test(test_msaa_resolve),
 		cmocka_unit_test(test_depth_indexed_buffers),
 		cmocka_unit_test(test_stencil_blend),
