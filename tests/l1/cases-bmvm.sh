@@ -314,6 +314,11 @@ EOS
 		bmvm $G/triangle.elf --cpus 1 --gpu-renderer "$GPU_PORT" --capture 3 triangle.png -v
 	grep -q 'first frame sent, 0 errors' "$CASE_OUT" ||
 		fail gpu-triangle-errors "the status page reported errors" "$CASE_OUT"
+	# Hostile streams from a bare-metal guest (guests/gpubad): a handle that
+	# names nothing, SPIR-V the renderer refuses, an oversize upload, a draw
+	# past its data, use after destroy: one error record each, and on.
+	run_case gpu-bad-streams 0 120 'gpubad: PASS' -- \
+		bmvm $G/gpubad.elf --cpus 1 --gpu-renderer "$GPU_PORT"
 	# Textures and compute from a bare-metal guest: guests/plasma's compute
 	# pass paints a texture that a quad samples under an uploaded tile.
 	run_case gpu-plasma 0 120 'frame 5 captured to plasma.png' -- \
