@@ -8,7 +8,7 @@ if [ -z "$PORT" ]; then
 	fail gpu-port "no virtio-serial port named host.0 (run through bench/run-gpu)"
 else
 	for n in 1 2 3; do
-		run_case gpu-draws-$n 0 600 'frames/s' -- \
+		run_case gpu-draws-$n 0 300 'frames/s' -- \
 			bmvm $G/draws.elf --cpus 1 --gpu-renderer "$PORT"
 		grep -q 'draws: first frame sent, 0 errors' "$CASE_OUT" ||
 			fail gpu-draws-$n-errors "the status page reported errors" "$CASE_OUT"
