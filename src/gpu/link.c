@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ struct gpu_link {
 	bool reader_started;
 	int quit_fd[2];			/* a pipe: written to end the reader */
 	_Atomic bool closing;		/* gpu_link_close(): the renderer's end is expected */
+	_Atomic bool lost_told;		/* events.lost called */
+	unsigned patience_ms;
 
 	/*
 	 * One round trip at a time (a snapshot or a sync), answered by the
@@ -101,6 +104,13 @@ static void link_trace(struct gpu_link *l, const uint8_t *msg, size_t len)
 	}
 }
 
+/* The renderer is gone (or taken for gone): say so once, whoever notices first. */
+static void link_lost(struct gpu_link *l, const char *why)
+{
+	if (l->events.lost && !l->closing && !atomic_exchange(&l->lost_told, true))
+		l->events.lost(l->events.opaque, why);
+}
+
 /* Send @len bytes of one message (0: it did not fit where it was built); write_lock held. */
 static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
 {
@@ -111,9 +121,21 @@ static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
 	link_trace(l, msg, len);
 	if (l->dead)
 		return -EPIPE;
-	ret = wire_write(l->fd, msg, len);
+	/*
+	 * Waiting no longer than the link's patience: a renderer that takes
+	 * nothing must not hold the GPU device's thread, and with it bmvm's
+	 * exit, for ever.
+	 */
+	ret = wire_write_within(l->fd, msg, len, (int)l->patience_ms);
 	if (ret)
 		l->dead = true;
+	if (ret == -ETIMEDOUT) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "it took nothing from the link for %u ms",
+			 l->patience_ms);
+		link_lost(l, why);
+	}
 	return ret;
 }
 
@@ -502,8 +524,8 @@ static void *link_reader(void *arg)
 	pthread_mutex_unlock(&l->write_lock);
 	link_request_fail(l);
 	/* A spawned renderer exits when we close: that is no loss to report. */
-	if (why && l->events.lost && !l->closing)
-		l->events.lost(l->events.opaque, why);
+	if (why)
+		link_lost(l, why);
 	return NULL;
 }
 
@@ -642,6 +664,7 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 		return err_set(err, ENOMEM, "out of memory");
 	l->fd = l->trace_fd = -1;
 	l->quit_fd[0] = l->quit_fd[1] = -1;
+	l->patience_ms = config->patience_ms ? config->patience_ms : GPU_LINK_PATIENCE_MS;
 	l->events = *events;
 	l->display = (struct gpu_display){ .ops = &link_display_ops, .opaque = l };
 	pthread_mutex_init(&l->write_lock, NULL);
@@ -658,10 +681,11 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 		ret = link_open_device(l, r, err);
 	if (!ret && config->trace_path)
 		ret = link_open_trace(l, config->trace_path, err);
-	if (!ret && link_send_small(l, hello, wire_put_hello(hello, sizeof(hello), config->show)))
-		ret = err_set(err, EPIPE, "the renderer closed the connection at once");
 	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || fcntl(l->fd, F_SETFL, O_NONBLOCK)))
 		ret = err_set(err, errno, "cannot set up the renderer link: %s", strerror(errno));
+	if (!ret && link_send_small(l, hello, wire_put_hello(hello, sizeof(hello), config->show)))
+		ret = err_set(err, EPIPE, "the renderer %s (is it running at the other end?)",
+			      l->dead ? "took nothing from the link" : "closed the connection");
 	if (!ret) {
 		ret = thread_create(&l->reader, link_reader, l, "gpu-link");
 		if (ret)

@@ -30,7 +30,15 @@ struct gpu_link_config {
 	const char *renderer;
 	uint32_t show;			/* WIRE_SHOW_* */
 	const char *trace_path;		/* --gpu-trace: record the stream here; NULL: no */
+	/*
+	 * How long a message may wait for the renderer to take it (it reads
+	 * nothing: hung, or nobody at the other end of a serial port) before
+	 * the link counts the renderer lost. 0: GPU_LINK_PATIENCE_MS.
+	 */
+	unsigned patience_ms;
 };
+
+#define GPU_LINK_PATIENCE_MS	30000
 
 /* What comes back from the renderer, called on the link's reader thread. */
 struct gpu_link_events {

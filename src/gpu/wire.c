@@ -555,7 +555,7 @@ int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg)
 	return ret == 0 ? -EPROTO : ret;
 }
 
-int wire_write(int fd, const void *data, size_t len)
+int wire_write_within(int fd, const void *data, size_t len, int patience_ms)
 {
 	const uint8_t *p = data;
 
@@ -568,7 +568,8 @@ int wire_write(int fd, const void *data, size_t len)
 			/* A non-blocking link: wait for room (the renderer paces us). */
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
-			poll(&pfd, 1, -1);
+			if (poll(&pfd, 1, patience_ms) == 0)
+				return -ETIMEDOUT;
 			continue;
 		}
 		if (n < 0)
@@ -577,4 +578,9 @@ int wire_write(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int wire_write(int fd, const void *data, size_t len)
+{
+	return wire_write_within(fd, data, len, -1);
 }

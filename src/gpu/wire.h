@@ -206,5 +206,7 @@ int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done
  */
 int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg);
 int wire_write(int fd, const void *data, size_t len);
+/* The same, waiting for room at most @patience_ms at a time: -ETIMEDOUT after that. */
+int wire_write_within(int fd, const void *data, size_t len, int patience_ms);
 
 #endif

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -914,6 +916,58 @@ static void test_wire_3d(void **state)
 	assert_int_equal(wire_parse_gpu_error(&m, &ge), -EPROTO);
 }
 
+/*
+ * A renderer that takes the connection and then reads nothing (hung, or a
+ * serial port with nobody at the other end): once the link's buffers are
+ * full, a message waits out the link's patience, the renderer is reported
+ * lost, and every later call fails at once instead of blocking the GPU
+ * device's thread, and bmvm's exit, for ever.
+ */
+static void test_link_renderer_takes_nothing(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct gpu_link_config lc = { .patience_ms = 200 };
+	struct gpu_link_events ev;
+	struct events e;
+	struct gpu_display *d;
+	struct gpu_link *l;
+	struct errbuf err;
+	char spec[140];
+	uint8_t *pic = pattern(256, 256);
+	int srv, peer, ret = 0;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/deaf.sock", tmpdir);
+	srv = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(srv >= 0);
+	assert_int_equal(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(srv, 1), 0);
+	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
+	lc.renderer = spec;
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_init(&e.lock, NULL);
+	pthread_cond_init(&e.cond, NULL);
+	ev = (struct gpu_link_events){ .opaque = &e, .lost = ev_lost };
+	assert_int_equal(gpu_link_open(&lc, &ev, &l, &err), 0);
+	peer = accept(srv, NULL, NULL);	/* and never read */
+	assert_true(peer >= 0);
+	d = gpu_link_display(l);
+	assert_int_equal(d->ops->scanout(d->opaque, 0, 256, 256), 0);
+	/* 256 KiB a frame: the socket's buffers fill within a few. */
+	for (int i = 0; i < 100 && !ret; i++)
+		ret = d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 256, 256 }, pic,
+				      256 * 4);
+	assert_int_equal(ret, -ETIMEDOUT);
+	assert_true(wait_for(&e, &e.lost, 1));
+	assert_int_equal(d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 1, 1 }, pic,
+					 256 * 4), -EPIPE);
+	gpu_link_close(l);
+	assert_int_equal(e.lost, 1);	/* once, though the reader ends too */
+	close(peer);
+	close(srv);
+	free(pic);
+}
+
 static void test_link_bad_renderers(void **state)
 {
 	struct gpu_link_config lc = { .renderer = "unix:/nonexistent/sock" };
@@ -954,6 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_wire_snapshot),
 		cmocka_unit_test(test_link_submit_without_vulkan),
 		cmocka_unit_test(test_wire_3d),
+		cmocka_unit_test(test_link_renderer_takes_nothing),
 		cmocka_unit_test(test_link_bad_renderers),
 	};
 
