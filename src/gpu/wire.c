@@ -377,38 +377,46 @@ int wire_parse_input(const struct wire_msg *m, struct wire_input *out)
 	return 0;
 }
 
+/* A message of exactly @n 32-bit fields (put_words()'s), into @f. */
+static int get_words(const struct wire_msg *m, uint32_t type, uint32_t *f, unsigned n)
+{
+	if (!is_msg(m, type, 4 * n))
+		return -EPROTO;
+	for (unsigned i = 0; i < n; i++)
+		f[i] = get32(m->payload + 4 * i);
+	return 0;
+}
+
 int wire_parse_snapshot(const struct wire_msg *m, uint32_t *id)
 {
-	if (!is_msg(m, WIRE_SNAPSHOT, 4))
-		return -EPROTO;
-	*id = get32(m->payload);
-	return 0;
+	return get_words(m, WIRE_SNAPSHOT, id, 1);
 }
 
 int wire_parse_sync(const struct wire_msg *m, uint32_t *id)
 {
-	if (!is_msg(m, WIRE_SYNC, 4))
-		return -EPROTO;
-	*id = get32(m->payload);
-	return 0;
+	return get_words(m, WIRE_SYNC, id, 1);
 }
 
 int wire_parse_sync_done(const struct wire_msg *m, uint32_t *id, uint32_t *frames)
 {
-	if (!is_msg(m, WIRE_SYNC_DONE, 8))
+	uint32_t f[2];
+
+	if (get_words(m, WIRE_SYNC_DONE, f, 2))
 		return -EPROTO;
-	*id = get32(m->payload);
-	*frames = get32(m->payload + 4);
+	*id = f[0];
+	*frames = f[1];
 	return 0;
 }
 
 int wire_parse_submit_done(const struct wire_msg *m, uint32_t *ctx, uint32_t *submit)
 {
-	if (!is_msg(m, WIRE_SUBMIT_DONE, 8))
+	uint32_t f[2];
+
+	if (get_words(m, WIRE_SUBMIT_DONE, f, 2) || !f[0] || !f[1])
 		return -EPROTO;
-	*ctx = get32(m->payload);
-	*submit = get32(m->payload + 4);
-	return *ctx && *submit ? 0 : -EPROTO;
+	*ctx = f[0];
+	*submit = f[1];
+	return 0;
 }
 
 int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out)

@@ -1039,12 +1039,6 @@ static uint32_t gpu_run(struct virtio_gpu *g, unsigned q)
 	return gpu_respond(cmd, type);
 }
 
-/*
- * Hold the response just made when its fence must wait: for the renderer
- * to carry out its SUBMIT_3D, or for older held ones (a driver takes a
- * fence as the end of everything fenced before it). The ring has room:
- * it holds at most every chain of the queue.
- */
 static uint64_t gpu_now_ms(void)
 {
 	struct timespec t;
@@ -1064,6 +1058,12 @@ static void gpu_watchdog_arm(struct virtio_gpu *g, uint64_t ms)
 	g->watchdog_armed = ms != 0;
 }
 
+/*
+ * Hold the response just made when its fence must wait: for the renderer
+ * to carry out its SUBMIT_3D, or for older held ones (a driver takes a
+ * fence as the end of everything fenced before it). The ring has room:
+ * it holds at most every chain of the queue.
+ */
 static bool gpu_hold(struct virtio_gpu *g, const struct gpu_cmd *cmd, uint32_t written)
 {
 	struct gpu_held *h;

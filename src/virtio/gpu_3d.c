@@ -610,20 +610,26 @@ static void log_error(struct virtio_gpu *g, const struct gpu_context *c,
 		c->status.res ? "" : "; no status page");
 }
 
-/* The buffer's records: logged, and written to the page, or dropped without one. */
+/* A record, the device's or the renderer's: logged, and written to the page, or dropped. */
+static void record_error(struct virtio_gpu *g, struct gpu_context *c, const struct bmgpu_error *e)
+{
+	const struct gpu_resource *res = status_res(c);
+
+	if (g->verbose)
+		log_error(g, c, e);
+	if (res)
+		status_record(c, res, e);
+	else
+		c->dropped++;
+}
+
+/* The buffer's records, in order. */
 static void report_errors(struct virtio_gpu *g, struct gpu_context *c)
 {
 	struct gpu_3d *t = &g->three_d;
-	const struct gpu_resource *res = status_res(c);
 
-	for (unsigned i = 0; i < t->nr_rec; i++) {
-		if (g->verbose)
-			log_error(g, c, &t->rec[i]);
-		if (res)
-			status_record(c, res, &t->rec[i]);
-		else
-			c->dropped++;
-	}
+	for (unsigned i = 0; i < t->nr_rec; i++)
+		record_error(g, c, &t->rec[i]);
 	t->nr_rec = 0;
 	if (t->rec_room > REC_KEEP) {
 		free(t->rec);
@@ -638,17 +644,9 @@ static void report_errors(struct virtio_gpu *g, struct gpu_context *c)
 static void inbox_record(struct virtio_gpu *g, uint32_t link, const struct bmgpu_error *err)
 {
 	struct gpu_context *c = ctx_find_link(g, link);
-	const struct gpu_resource *res;
 
-	if (!c)
-		return;
-	if (g->verbose)
-		log_error(g, c, err);
-	res = status_res(c);
-	if (res)
-		status_record(c, res, err);
-	else
-		c->dropped++;
+	if (c)
+		record_error(g, c, err);
 }
 
 static void inbox_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
@@ -830,11 +828,13 @@ static int blob_buffers_send(struct virtio_gpu *g, struct gpu_context *c)
 	uint8_t *tmp = NULL;
 	int ret = 0;
 
+	if (!g->display->ops->blob_data)
+		return 0;
 	for (unsigned i = 0; i < c->nr_bb && !ret; i++) {
 		const struct gpu_blob_buffer *b = &c->bb[i];
 		const struct gpu_resource *res;
 
-		if (b->used_in != c->stream.submits || !g->display->ops->blob_data)
+		if (b->used_in != c->stream.submits)
 			continue;
 		res = ctx_blob(c, b->resource, b->offset, b->size);
 		if (!res || (!tmp && !(tmp = malloc(BLOB_CHUNK))))

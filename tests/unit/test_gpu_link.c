@@ -583,9 +583,8 @@ static bool wait_for(struct events *e, unsigned *counter, unsigned want)
 	return wait_count_on(&e->lock, &e->cond, counter, want, 10);
 }
 
-static struct gpu_link *open_link(struct events *e, const char *renderer, const char *trace)
+static struct gpu_link *open_link_as(struct events *e, const struct gpu_link_config *lc)
 {
-	struct gpu_link_config lc = { .renderer = renderer, .trace_path = trace };
 	struct gpu_link_events ev = { .opaque = e, .captured = ev_captured, .lost = ev_lost,
 				      .gpu_error = ev_gpu_error, .submit_done = ev_submit_done };
 	struct gpu_link *l = NULL;
@@ -594,9 +593,16 @@ static struct gpu_link *open_link(struct events *e, const char *renderer, const 
 	memset(e, 0, sizeof(*e));
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
-	if (gpu_link_open(&lc, &ev, &l, &err))
+	if (gpu_link_open(lc, &ev, &l, &err))
 		fail_msg("gpu_link_open: %s", err.msg);
 	return l;
+}
+
+static struct gpu_link *open_link(struct events *e, const char *renderer, const char *trace)
+{
+	struct gpu_link_config lc = { .renderer = renderer, .trace_path = trace };
+
+	return open_link_as(e, &lc);
 }
 
 /* Draw two frames of a 64 x 48 pattern, capture frame 2, check the PNG. */
@@ -927,11 +933,9 @@ static void test_link_renderer_takes_nothing(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct gpu_link_config lc = { .patience_ms = 200 };
-	struct gpu_link_events ev;
 	struct events e;
 	struct gpu_display *d;
 	struct gpu_link *l;
-	struct errbuf err;
 	char spec[140];
 	uint8_t *pic = pattern(256, 256);
 	int srv, peer, ret = 0;
@@ -944,11 +948,7 @@ static void test_link_renderer_takes_nothing(void **state)
 	assert_int_equal(listen(srv, 1), 0);
 	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
 	lc.renderer = spec;
-	memset(&e, 0, sizeof(e));
-	pthread_mutex_init(&e.lock, NULL);
-	pthread_cond_init(&e.cond, NULL);
-	ev = (struct gpu_link_events){ .opaque = &e, .lost = ev_lost };
-	assert_int_equal(gpu_link_open(&lc, &ev, &l, &err), 0);
+	l = open_link_as(&e, &lc);
 	peer = accept(srv, NULL, NULL);	/* and never read */
 	assert_true(peer >= 0);
 	d = gpu_link_display(l);

@@ -1693,18 +1693,27 @@ static uint32_t put_bad(struct stream *s, uint32_t handle)
 }
 
 /* SUBMIT_3D of @s on context @ctx, fenced, claiming @size bytes: the answer's type. */
-static uint32_t submit_sized(struct t *t, uint32_t ctx, const struct stream *s, uint32_t size)
+/* SUBMIT_3D of @s on @ctx, fenced with @fence, claiming @size bytes, at @req: its length. */
+static uint32_t put_submit(struct t *t, uint64_t req, uint32_t ctx, const struct stream *s,
+			   uint32_t size, uint64_t fence)
 {
-	struct msg m = msg_fenced(SUBMIT_3D, FLAG_FENCE, 42, ctx);
-	uint8_t *req = vdriver_ptr(&t->d, t->req);
-	uint8_t r[HDR];
+	struct msg m = msg_fenced(SUBMIT_3D, FLAG_FENCE, fence, ctx);
+	uint8_t *p = vdriver_ptr(&t->d, req);
 
 	put32(&m, size);
 	put32(&m, 0);
 	assert_true(m.len + s->len <= REQ_SIZE);
-	memcpy(req, m.b, m.len);
-	memcpy(req + m.len, s->w, s->len);
-	assert_int_equal(send_at(t, CONTROLQ, (uint32_t)(m.len + s->len), r, HDR), HDR);
+	memcpy(p, m.b, m.len);
+	memcpy(p + m.len, s->w, s->len);
+	return (uint32_t)(m.len + s->len);
+}
+
+static uint32_t submit_sized(struct t *t, uint32_t ctx, const struct stream *s, uint32_t size)
+{
+	uint32_t len = put_submit(t, t->req, ctx, s, size, 42);
+	uint8_t r[HDR];
+
+	assert_int_equal(send_at(t, CONTROLQ, len, r, HDR), HDR);
 	assert_int_equal(get32(r + 4), FLAG_FENCE);
 	assert_int_equal(get32(r + 8), 42);
 	return get32(r);
@@ -1850,14 +1859,9 @@ static void test_inert_contexts(void **state)
 static void submit_post(struct t *t, uint32_t ctx, const struct stream *s, uint64_t req,
 			uint64_t resp)
 {
-	struct msg m = msg_fenced(SUBMIT_3D, FLAG_FENCE, 7, ctx);
 	struct vdriver_seg seg[2] = { { req, 0, false }, { resp, HDR, true } };
 
-	put32(&m, (uint32_t)s->len);
-	put32(&m, 0);
-	memcpy(vdriver_ptr(&t->d, req), m.b, m.len);
-	memcpy((uint8_t *)vdriver_ptr(&t->d, req) + m.len, s->w, s->len);
-	seg[0].len = (uint32_t)(m.len + s->len);
+	seg[0].len = put_submit(t, req, ctx, s, (uint32_t)s->len, 7);
 	vdriver_add(&t->d, CONTROLQ, seg, 2, false);
 	vdriver_kick(&t->d, CONTROLQ);
 }
