@@ -2,8 +2,11 @@
 #include "core/guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RAM_ALIGN	0x200000ULL	/* 2 MiB: a stage-2 block, a transparent huge page */
@@ -19,13 +22,47 @@ static void ram_advise(void *host, uint64_t size)
 #endif
 }
 
-int guest_mem_init(struct guest_mem *mem, uint64_t base, uint64_t size)
+/*
+ * A memfd the size of RAM, sealed so that nobody it is passed to can shrink
+ * it under us (a shrunk file would fault bmvm's accesses with SIGBUS).
+ */
+static int ram_memfd(uint64_t size)
+{
+	int fd = memfd_create("bmvm-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* -errno for the call that just failed, the memfd (if any) closed. */
+static int mem_fail(int fd)
+{
+	int ret = -errno;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int mem_init(struct guest_mem *mem, uint64_t base, uint64_t size, bool shared)
 {
 	uint8_t *map, *host;
 	uint64_t head;
+	int fd = -1;
 
-	if (size == 0 || base + size < base || size > UINT64_MAX - RAM_ALIGN)
+	if (size == 0 || base + size < base || size > UINT64_MAX - RAM_ALIGN ||
+	    size > (uint64_t)INT64_MAX)
 		return -EINVAL;
+	if (shared && (fd = ram_memfd(size)) < 0)
+		return fd;
 	/*
 	 * NORESERVE: RAM is committed page by page as the guest touches it.
 	 * Over-allocate, then trim so that the host address is 2 MiB aligned
@@ -34,25 +71,63 @@ int guest_mem_init(struct guest_mem *mem, uint64_t base, uint64_t size)
 	map = mmap(NULL, size + RAM_ALIGN, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED)
-		return -errno;
+		return mem_fail(fd);
 	host = (uint8_t *)(((uintptr_t)map + RAM_ALIGN - 1) & ~(uintptr_t)(RAM_ALIGN - 1));
 	head = (uint64_t)(host - map);
 	if (head)
 		munmap(map, head);
 	munmap(host + size, RAM_ALIGN - head);
+	if (shared && mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+			   fd, 0) == MAP_FAILED) {
+		int ret = mem_fail(fd);
+
+		munmap(host, size);
+		return ret;
+	}
 	ram_advise(host, size);
 	mem->base = base;
 	mem->size = size;
 	mem->host = host;
+	mem->shared = shared;
+	mem->fd = fd;
 	return 0;
+}
+
+int guest_mem_init(struct guest_mem *mem, uint64_t base, uint64_t size)
+{
+	return mem_init(mem, base, size, false);
+}
+
+int guest_mem_init_shared(struct guest_mem *mem, uint64_t base, uint64_t size)
+{
+	return mem_init(mem, base, size, true);
+}
+
+int guest_mem_share_fd(const struct guest_mem *mem)
+{
+	char path[64];
+	int fd;
+
+	if (!mem->shared)
+		return -EOPNOTSUPP;
+	/*
+	 * A new open of the same memory, read-only: whoever gets it can map
+	 * RAM for reading, but neither write it nor punch holes in it.
+	 */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mem->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 void guest_mem_destroy(struct guest_mem *mem)
 {
 	if (mem->host)
 		munmap(mem->host, mem->size);
+	if (mem->shared)
+		close(mem->fd);
 	mem->host = NULL;
 	mem->size = 0;
+	mem->shared = false;
 }
 
 bool guest_mem_contains(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
@@ -118,6 +193,39 @@ int guest_mem_load_fd(struct guest_mem *mem, uint64_t gpa, int fd,
 	return read_fully(fd, dst, offset, len);
 }
 
+/*
+ * Give the host pages wholly inside [dst, dst + len) back; they read as
+ * zeros from now on. Shared RAM is a file: its pages are punched out of
+ * it, since dropping our mapping of them would free nothing.
+ */
+static void discard_pages(struct guest_mem *mem, uint8_t *dst, uint64_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)dst + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t end = ((uintptr_t)dst + len) & ~(uintptr_t)(page - 1);
+	int ret;
+
+	if (start >= end)
+		return;
+	if (mem->shared)
+		ret = fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(start - (uintptr_t)mem->host), (off_t)(end - start));
+	else
+		ret = madvise((void *)start, end - start, MADV_DONTNEED);
+	if (ret)
+		memset((void *)start, 0, end - start);	/* the contract holds either way */
+}
+
+int guest_mem_discard(struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint8_t *dst = guest_mem_ptr(mem, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	discard_pages(mem, dst, len);
+	return 0;
+}
+
 int guest_mem_clear(struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -131,13 +239,8 @@ int guest_mem_clear(struct guest_mem *mem, uint64_t gpa, uint64_t len)
 		head = len;
 	whole = (len - head) & ~(page - 1);
 	memset(dst, 0, head);
-	/* A fresh mapping zeroes without touching each page and frees the old ones. */
-	if (whole && mmap(dst + head, whole, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-			  -1, 0) == MAP_FAILED)
-		memset(dst + head, 0, whole);
-	else if (whole)
-		ram_advise(dst + head, whole);
+	/* Whole pages are given back, not written: zeroing costs no page touched. */
+	discard_pages(mem, dst + head, whole);
 	memset(dst + head + whole, 0, len - head - whole);
 	return 0;
 }

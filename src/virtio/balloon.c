@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,7 +54,6 @@
 
 struct virtio_balloon {
 	struct virtio_dev vdev;
-	size_t host_page;		/* discard granularity: the host's page size */
 
 	/* Config space: vCPU threads and the host API, under cfg_lock. */
 	pthread_mutex_t cfg_lock;
@@ -79,22 +77,14 @@ static struct virtio_balloon *to_balloon(struct virtio_dev *vdev)
 /* ---- inflate ---------------------------------------------------------- */
 
 /*
- * Discard the host pages wholly inside the run of balloon pages
+ * Give back the host pages wholly inside the run of balloon pages
  * [pfn, pfn + n). A host page larger than 4 KiB that the run only partly
- * covers stays: the guest's other pages in it are live.
+ * covers stays: the guest's other pages in it are live. A run outside RAM
+ * holds nothing of ours to give back.
  */
 static void balloon_discard(struct virtio_balloon *b, uint64_t pfn, uint64_t n)
 {
-	uint64_t gpa = pfn << BALLOON_PFN_SHIFT, len = n << BALLOON_PFN_SHIFT;
-	uint8_t *host = guest_mem_ptr(b->vdev.mem, gpa, len);
-	uintptr_t start, end;
-
-	if (!host)
-		return;			/* not RAM: nothing of ours to give back */
-	start = ((uintptr_t)host + b->host_page - 1) & ~(uintptr_t)(b->host_page - 1);
-	end = ((uintptr_t)host + len) & ~(uintptr_t)(b->host_page - 1);
-	if (start < end)
-		madvise((void *)start, end - start, MADV_DONTNEED);
+	guest_mem_discard(b->vdev.mem, pfn << BALLOON_PFN_SHIFT, n << BALLOON_PFN_SHIFT);
 }
 
 static void balloon_inflate(struct virtio_balloon *b, const struct virtq_chain *c)
@@ -110,7 +100,7 @@ static void balloon_inflate(struct virtio_balloon *b, const struct virtq_chain *
 		for (size_t i = 0; i < n; i++) {
 			uint64_t pfn = pfns[i];
 
-			/* Coalesce ascending runs: one madvise per run, whole host pages. */
+			/* Coalesce ascending runs: one discard per run. */
 			if (run_len && pfn == run + run_len) {
 				run_len++;
 				continue;
@@ -355,14 +345,12 @@ int virtio_balloon_create(const struct device_slot *slot, const struct virtio_en
 			  const char *arg, struct device **dev, struct errbuf *err)
 {
 	struct virtio_balloon *b = calloc(1, sizeof(*b));
-	long page = sysconf(_SC_PAGESIZE);
 	int ret;
 
 	(void)env;
 	(void)arg;
 	if (!b)
 		return err_set(err, ENOMEM, "virtio-balloon: out of memory");
-	b->host_page = page >= (long)BALLOON_PAGE ? (size_t)page : BALLOON_PAGE;
 	b->vdev.mem = slot->mem;	/* for initial_target(); virtio_dev_init sets it too */
 	ret = initial_target(b, err);
 	if (ret) {
