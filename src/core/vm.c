@@ -625,6 +625,7 @@ static int vm_setup(struct vm *vm)
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
+	vm_gpu_share_ram(vm);
 	if (machine_prepare_boot(vm, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;

@@ -16,6 +16,7 @@
 #include "core/vm.h"
 #include "core/vm_api.h"
 #include "core/vm_gpu.h"
+#include "gpu/link.h"
 #include "virtio/devices.h"
 
 /* Pointer coordinates arrive in display pixels; without a display, this one. */
@@ -198,21 +199,41 @@ static json_t *cpu_exits_json(struct vm_cpu *cpu)
 	return j;
 }
 
+/* What went to the renderer, and whether blob memory is shared or copied; NULL without one. */
+static json_t *gpu_link_json(struct vm *vm)
+{
+	struct gpu_link_stats st;
+
+	if (!vm->gpu_link)
+		return NULL;
+	gpu_link_stats(vm->gpu_link, &st);
+	return json_pack("{s:b, s:I, s:I, s:I}",
+			 "ramShared", gpu_link_shares_ram(vm->gpu_link),
+			 "linkSentBytes", (json_int_t)st.sent_bytes,
+			 "blobSharedBytes", (json_int_t)st.blob_shared_bytes,
+			 "blobCopiedBytes", (json_int_t)st.blob_copied_bytes);
+}
+
 static json_t *vm_api_metrics(void *opaque)
 {
 	struct vm *vm = opaque;
-	json_t *cpus = json_array();
+	json_t *cpus = json_array(), *m, *gpu = gpu_link_json(vm);
 
 	for (unsigned i = 0; cpus && i < vm->config->nr_cpus; i++)
 		json_array_append_new(cpus, json_pack("{s:i, s:o}", "index", (int)i,
 						      "exits", cpu_exits_json(&vm->cpu[i])));
-	return json_pack("{s:f, s:I, s:I, s:i, s:o, s:o}",
-			 "uptimeSeconds", (double)(monotonic_ms() - vm->start_ms) / 1000.0,
-			 "guestMemoryBytes", (json_int_t)vm->mem.size,
-			 "vmmRssBytes", (json_int_t)vmm_rss(),
-			 "resets", (int)vm->resets,
-			 "vcpus", cpus,
-			 "devices", vm_api_devices(vm));
+	m = json_pack("{s:f, s:I, s:I, s:i, s:o, s:o}",
+		      "uptimeSeconds", (double)(monotonic_ms() - vm->start_ms) / 1000.0,
+		      "guestMemoryBytes", (json_int_t)vm->mem.size,
+		      "vmmRssBytes", (json_int_t)vmm_rss(),
+		      "resets", (int)vm->resets,
+		      "vcpus", cpus,
+		      "devices", vm_api_devices(vm));
+	if (m && gpu)
+		json_object_set_new(m, "gpu", gpu);
+	else
+		json_decref(gpu);
+	return m;
 }
 
 /* One API event as the guest's devices see it: events + a sync report. */

@@ -152,6 +152,27 @@ int vm_gpu_start(struct vm *vm)
 	return gpu_request_captures(vm);
 }
 
+bool vm_gpu_wants_shared_ram(struct vm *vm)
+{
+	return vm->gpu_link && gpu_link_can_share(vm->gpu_link);
+}
+
+void vm_gpu_share_ram(struct vm *vm)
+{
+	int fd, ret;
+
+	if (!vm->gpu_link || !vm->mem.shared)
+		return;
+	fd = guest_mem_share_fd(&vm->mem);
+	ret = fd < 0 ? fd : gpu_link_share_ram(vm->gpu_link, fd, vm->mem.host, vm->mem.size);
+	if (fd >= 0)
+		close(fd);
+	/* Not fatal: blob memory is then copied to the renderer, as to a remote one. */
+	if (ret)
+		vm_error(vm, "GPU: cannot share guest RAM with the renderer: %s; blob memory is "
+			 "copied", strerror(-ret));
+}
+
 static bool gpu_captures_pending(struct vm *vm)
 {
 	return vm->gpu_captures_done < vm->config->capture.count + vm->gpu_usr1_sent;
@@ -192,8 +213,22 @@ void vm_gpu_finish(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* -v: how blob memory reached the renderer (shared RAM, or copies). */
+static void gpu_report_blobs(struct vm *vm)
+{
+	struct gpu_link_stats st;
+
+	gpu_link_stats(vm->gpu_link, &st);
+	if (st.blob_shared_bytes || st.blob_copied_bytes)
+		vm_verbose(vm, "GPU: %llu bytes of blob memory read in place by the renderer, "
+			   "%llu copied to it", (unsigned long long)st.blob_shared_bytes,
+			   (unsigned long long)st.blob_copied_bytes);
+}
+
 void vm_gpu_stop(struct vm *vm)
 {
+	if (vm->gpu_link)
+		gpu_report_blobs(vm);
 	gpu_link_close(vm->gpu_link);
 	vm->gpu_link = NULL;
 }

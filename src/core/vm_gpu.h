@@ -22,6 +22,10 @@ int vm_gpu_start(struct vm *vm);
  * frames it never drew. Either failure turns a clean exit status into 1.
  */
 void vm_gpu_finish(struct vm *vm);
+/* Should guest RAM be shareable (a renderer on this host that can map it)? */
+bool vm_gpu_wants_shared_ram(struct vm *vm);
+/* After RAM: offer it to the renderer, which then reads blob memory in place. */
+void vm_gpu_share_ram(struct vm *vm);
 /* After the devices are gone: close the link, reap a spawned renderer. */
 void vm_gpu_stop(struct vm *vm);
 

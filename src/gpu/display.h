@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define GPU_MAX_SCANOUTS	16	/* VIRTIO_GPU_MAX_SCANOUTS */
 #define GPU_CURSOR_SIZE		64	/* the cursor image is 64 x 64 */
@@ -61,12 +62,14 @@ struct gpu_display_ops {
 	/* @submit: the buffer's number in the context, from 1, as error records name it. */
 	int (*submit)(void *opaque, uint32_t ctx, uint32_t submit, const void *stream, size_t len);
 	/*
-	 * Before a submit that uses buffers backed by blob resource @resource:
-	 * @len bytes of its guest memory from @offset, as they are now. The
-	 * display keeps them for context @ctx's buffers (docs/PROTOCOL.md).
+	 * Before a submit that uses a buffer backed by blob resource @resource:
+	 * bytes [@offset, @offset + their total) of its guest memory are at
+	 * these @nr runs of host memory (guest RAM), as the guest has them now.
+	 * The display makes them the context's buffer contents for that submit
+	 * (docs/PROTOCOL.md): by reference when it shares guest RAM, else by copy.
 	 */
-	int (*blob_data)(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
-			 const void *data, size_t len);
+	int (*blob)(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
+		    const struct iovec *runs, unsigned nr);
 };
 
 struct gpu_display {

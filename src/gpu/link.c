@@ -43,6 +43,19 @@ struct gpu_link {
 	_Atomic bool closing;		/* gpu_link_close(): the renderer's end is expected */
 	_Atomic bool lost_told;		/* events.lost called */
 	unsigned patience_ms;
+	bool can_pass;			/* a unix socket: descriptors can go along */
+
+	/*
+	 * Guest RAM offered to the renderer (gpu_link_share_ram(), under
+	 * write_lock), and whether it said it mapped it: only then do blobs
+	 * go by reference. The reader learns that, and takes no write_lock
+	 * for it: a device thread may hold that while the renderer is full.
+	 */
+	const uint8_t *ram;
+	uint64_t ram_size;
+	_Atomic bool ram_shared;
+	/* gpu_link_stats(): atomics, so /metrics never waits behind a full link. */
+	_Atomic uint64_t sent_bytes, blob_shared_bytes, blob_copied_bytes;
 
 	/*
 	 * One round trip at a time (a snapshot or a sync), answered by the
@@ -111,14 +124,16 @@ static void link_lost(struct gpu_link *l, const char *why)
 		l->events.lost(l->events.opaque, why);
 }
 
-/* Send @len bytes of one message (0: it did not fit where it was built); write_lock held. */
-static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
+/*
+ * Write one message to the renderer, and not to the trace, with descriptor
+ * @pass along when it is not -1; write_lock held.
+ */
+static int link_write(struct gpu_link *l, const uint8_t *msg, size_t len, int pass)
 {
 	int ret;
 
 	if (!len)
 		return -EINVAL;
-	link_trace(l, msg, len);
 	if (l->dead)
 		return -EPIPE;
 	/*
@@ -126,7 +141,12 @@ static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
 	 * nothing must not hold the GPU device's thread, and with it bmvm's
 	 * exit, for ever.
 	 */
-	ret = wire_write_within(l->fd, msg, len, (int)l->patience_ms);
+	if (pass >= 0)
+		ret = wire_write_passing(l->fd, msg, len, pass, (int)l->patience_ms);
+	else
+		ret = wire_write_within(l->fd, msg, len, (int)l->patience_ms);
+	if (!ret)
+		atomic_fetch_add(&l->sent_bytes, len);
 	if (ret)
 		l->dead = true;
 	if (ret == -ETIMEDOUT) {
@@ -137,6 +157,15 @@ static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
 		link_lost(l, why);
 	}
 	return ret;
+}
+
+/* Send @len bytes of one message (0: it did not fit where it was built); write_lock held. */
+static int link_send(struct gpu_link *l, const uint8_t *msg, size_t len)
+{
+	if (!len)
+		return -EINVAL;
+	link_trace(l, msg, len);
+	return link_write(l, msg, len, -1);
 }
 
 /* Any thread: send a small message built by the caller. */
@@ -218,19 +247,111 @@ static int link_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *
 	return ret;
 }
 
-static int link_blob_data(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
-			  const void *data, size_t len)
+/* Copy @len bytes of the runs, from @skip bytes into them, to @dst. */
+static void runs_gather(const struct iovec *runs, unsigned nr, size_t skip, uint8_t *dst,
+			size_t len)
 {
-	struct gpu_link *l = opaque;
+	for (unsigned i = 0; i < nr && len; i++) {
+		size_t n;
+
+		if (skip >= runs[i].iov_len) {
+			skip -= runs[i].iov_len;
+			continue;
+		}
+		n = runs[i].iov_len - skip < len ? runs[i].iov_len - skip : len;
+		memcpy(dst, (const uint8_t *)runs[i].iov_base + skip, n);
+		dst += n;
+		len -= n;
+		skip = 0;
+	}
+}
+
+/*
+ * The blob's @total bytes as WIRE_BLOB_DATA copies: sent (and traced), or
+ * with @trace_only written to the trace alone; write_lock held.
+ */
+static int link_blob_copies(struct gpu_link *l, uint32_t ctx, uint32_t resource, uint32_t offset,
+			    const struct iovec *runs, unsigned nr, size_t total, bool trace_only)
+{
+	int ret = 0;
+
+	for (size_t done = 0, n; done < total && !ret; done += n) {
+		size_t len;
+
+		n = total - done < WIRE_MAX_BLOB_CHUNK ? total - done : WIRE_MAX_BLOB_CHUNK;
+		ret = link_grow(l, WIRE_BLOB_DATA_AT + n);
+		if (ret)
+			break;
+		len = wire_put_blob_data(l->out, l->out_cap, ctx, resource, offset + (uint32_t)done,
+					 NULL, n);
+		runs_gather(runs, nr, done, l->out + WIRE_BLOB_DATA_AT, n);
+		if (trace_only)
+			link_trace(l, l->out, len);
+		else
+			ret = link_send(l, l->out, len);
+	}
+	return ret;
+}
+
+/* The runs as places in shared RAM into @out; false when one lies outside it. */
+static bool runs_in_ram(const struct gpu_link *l, const struct iovec *runs, unsigned nr,
+			struct wire_run *out)
+{
+	for (unsigned i = 0; i < nr; i++) {
+		const uint8_t *p = runs[i].iov_base;
+
+		if (p < l->ram || runs[i].iov_len > UINT32_MAX ||
+		    (uint64_t)(p - l->ram) > l->ram_size ||
+		    runs[i].iov_len > l->ram_size - (uint64_t)(p - l->ram))
+			return false;
+		out[i] = (struct wire_run){ (uint64_t)(p - l->ram), (uint32_t)runs[i].iov_len };
+	}
+	return true;
+}
+
+/* By reference when the renderer shares guest RAM; the trace always gets the bytes. */
+static int link_blob_ref(struct gpu_link *l, uint32_t ctx, uint32_t resource, uint32_t offset,
+			 const struct iovec *runs, unsigned nr, size_t total)
+{
+	struct wire_run *refs;
 	int ret;
 
-	if (!len || len > WIRE_MAX_BLOB_CHUNK)
-		return -E2BIG;
-	pthread_mutex_lock(&l->write_lock);
-	ret = link_grow(l, WIRE_HDR_SIZE + 12 + len);
+	if (!atomic_load(&l->ram_shared) || nr > WIRE_MAX_BLOB_RUNS ||
+	    link_grow(l, wire_blob_ref_size(nr)))
+		return -EOPNOTSUPP;
+	refs = malloc(nr * sizeof(*refs));
+	if (!refs)
+		return -EOPNOTSUPP;
+	ret = runs_in_ram(l, runs, nr, refs) ? 0 : -EOPNOTSUPP;
 	if (!ret)
-		ret = link_send(l, l->out, wire_put_blob_data(l->out, l->out_cap, ctx, resource,
-							     offset, data, len));
+		ret = link_write(l, l->out, wire_put_blob_ref(l->out, l->out_cap, ctx, resource,
+							      offset, refs, nr), -1);
+	free(refs);
+	if (!ret && l->trace_fd >= 0)
+		ret = link_blob_copies(l, ctx, resource, offset, runs, nr, total, true);
+	return ret;
+}
+
+static int link_blob(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
+		     const struct iovec *runs, unsigned nr)
+{
+	struct gpu_link *l = opaque;
+	size_t total = 0;
+	int ret;
+
+	for (unsigned i = 0; i < nr; i++)
+		total += runs[i].iov_len;
+	if (!total || total > UINT32_MAX - offset)
+		return -EINVAL;
+	pthread_mutex_lock(&l->write_lock);
+	ret = link_blob_ref(l, ctx, resource, offset, runs, nr, total);
+	if (ret == -EOPNOTSUPP) {
+		ret = link_blob_copies(l, ctx, resource, offset, runs, nr, total, false);
+		if (!ret)
+			atomic_fetch_add(&l->blob_copied_bytes, total);
+	} else if (!ret) {
+		atomic_fetch_add(&l->blob_shared_bytes, total);
+	}
 	pthread_mutex_unlock(&l->write_lock);
 	return ret;
 }
@@ -242,7 +363,7 @@ static const struct gpu_display_ops link_display_ops = {
 	.ctx_create = link_ctx_create,
 	.ctx_destroy = link_ctx_destroy,
 	.submit = link_submit,
-	.blob_data = link_blob_data,
+	.blob = link_blob,
 };
 
 struct gpu_display *gpu_link_display(struct gpu_link *l)
@@ -322,6 +443,43 @@ int gpu_link_sync(struct gpu_link *l, uint32_t *frames, unsigned timeout_ms)
 	return ret;
 }
 
+bool gpu_link_can_share(const struct gpu_link *l)
+{
+	return l->can_pass;
+}
+
+int gpu_link_share_ram(struct gpu_link *l, int fd, const void *host, uint64_t size)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 12];
+	int ret;
+
+	if (!l->can_pass)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&l->write_lock);
+	if (l->ram) {
+		ret = -EBUSY;
+	} else {
+		l->ram = host;
+		l->ram_size = size;
+		/* Not traced: a trace holds no descriptors, and gets blob bytes instead. */
+		ret = link_write(l, msg, wire_put_ram(msg, sizeof(msg), size), fd);
+	}
+	pthread_mutex_unlock(&l->write_lock);
+	return ret;
+}
+
+bool gpu_link_shares_ram(struct gpu_link *l)
+{
+	return atomic_load(&l->ram_shared);
+}
+
+void gpu_link_stats(struct gpu_link *l, struct gpu_link_stats *out)
+{
+	out->sent_bytes = atomic_load(&l->sent_bytes);
+	out->blob_shared_bytes = atomic_load(&l->blob_shared_bytes);
+	out->blob_copied_bytes = atomic_load(&l->blob_copied_bytes);
+}
+
 /* ---- receiving ------------------------------------------------------------ */
 
 /* The answer to the request waiting; one nobody waits for any more is dropped. */
@@ -390,6 +548,16 @@ static int link_dispatch(struct gpu_link *l, const struct wire_msg *m)
 		if (wire_parse_sync_done(m, &id, &frames))
 			return -EPROTO;
 		link_request_done(l, id, 0, NULL, 0, frames);
+		return 0;
+	}
+	case WIRE_RAM_DONE: {
+		int32_t status;
+
+		if (wire_parse_ram_done(m, &status))
+			return -EPROTO;
+		/* Not mapped: blobs stay copies (the renderer's log line says why). */
+		if (!status)
+			atomic_store(&l->ram_shared, true);
 		return 0;
 	}
 	case WIRE_SUBMIT_DONE: {
@@ -681,6 +849,11 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 		ret = link_open_device(l, r, err);
 	if (!ret && config->trace_path)
 		ret = link_open_trace(l, config->trace_path, err);
+	if (!ret) {
+		struct stat st;
+
+		l->can_pass = !fstat(l->fd, &st) && S_ISSOCK(st.st_mode);
+	}
 	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || fcntl(l->fd, F_SETFL, O_NONBLOCK)))
 		ret = err_set(err, errno, "cannot set up the renderer link: %s", strerror(errno));
 	if (!ret && link_send_small(l, hello, wire_put_hello(hello, sizeof(hello), config->show)))

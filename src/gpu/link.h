@@ -84,6 +84,29 @@ int gpu_link_sync(struct gpu_link *link, uint32_t *frames, unsigned timeout_ms);
  */
 int gpu_link_send(struct gpu_link *link, const uint8_t *msg, size_t len);
 
+/* Can the link carry a descriptor (a unix socket: spawned, or unix:PATH)? */
+bool gpu_link_can_share(const struct gpu_link *link);
+
+/*
+ * Offer guest RAM to the renderer: @fd, a read-only descriptor of the
+ * memory at @host, @size bytes, goes along for it to map. Once it says it
+ * did (gpu_link_shares_ram()), blob bytes travel as places in RAM, not
+ * copies; until then, or if it could not, as copies. A trace always gets
+ * the bytes. 0 once sent; -EOPNOTSUPP when the link cannot carry it,
+ * -EBUSY when offered already, -EPIPE.
+ */
+int gpu_link_share_ram(struct gpu_link *link, int fd, const void *host, uint64_t size);
+bool gpu_link_shares_ram(struct gpu_link *link);
+
+/* What went over the link so far. */
+struct gpu_link_stats {
+	uint64_t sent_bytes;		/* every message to the renderer */
+	uint64_t blob_shared_bytes;	/* blob bytes the renderer read in shared RAM */
+	uint64_t blob_copied_bytes;	/* blob bytes sent as copies */
+};
+
+void gpu_link_stats(struct gpu_link *link, struct gpu_link_stats *out);
+
 /* Any thread: capture frame @frame of scanout 0 (0: the next one) to @path. */
 int gpu_link_capture(struct gpu_link *link, uint32_t frame, const char *path);
 

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gpu/wire.h"
@@ -236,7 +237,49 @@ size_t wire_put_blob_data(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t resou
 
 	if (!len || len > WIRE_MAX_BLOB_CHUNK)
 		return 0;
+	if (!data)
+		return put_fixed(buf, cap, WIRE_BLOB_DATA, 12 + len, f, 3) ? WIRE_BLOB_DATA_AT + len
+									       : 0;
 	return put_words_data(buf, cap, WIRE_BLOB_DATA, f, 3, data, len);
+}
+
+size_t wire_blob_ref_size(unsigned nr)
+{
+	return WIRE_HDR_SIZE + 16 + 12 * (size_t)nr;
+}
+
+size_t wire_put_blob_ref(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t resource,
+			 uint32_t offset, const struct wire_run *runs, unsigned nr)
+{
+	uint32_t f[] = { ctx, resource, offset, nr };
+	size_t total = wire_blob_ref_size(nr);
+	uint8_t *p;
+
+	if (!nr || nr > WIRE_MAX_BLOB_RUNS)
+		return 0;
+	p = put_fixed(buf, cap, WIRE_BLOB_REF, total - WIRE_HDR_SIZE, f, 4);
+	if (!p)
+		return 0;
+	for (unsigned i = 0; i < nr; i++, p += 12) {
+		put32(p, (uint32_t)runs[i].at);
+		put32(p + 4, (uint32_t)(runs[i].at >> 32));
+		put32(p + 8, runs[i].len);
+	}
+	return total;
+}
+
+size_t wire_put_ram(uint8_t *buf, size_t cap, uint64_t size)
+{
+	uint32_t f[] = { (uint32_t)size, (uint32_t)(size >> 32) };
+
+	return put_words(buf, cap, WIRE_RAM, f, 2);
+}
+
+size_t wire_put_ram_done(uint8_t *buf, size_t cap, int32_t status)
+{
+	uint32_t f[] = { (uint32_t)status };
+
+	return put_words(buf, cap, WIRE_RAM_DONE, f, 1);
 }
 
 size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct bmgpu_error *e)
@@ -464,6 +507,58 @@ int wire_parse_blob_data(const struct wire_msg *m, struct wire_blob_data *out)
 	return 0;
 }
 
+struct wire_run wire_blob_run(const struct wire_blob_ref *ref, unsigned i)
+{
+	const uint8_t *p = ref->runs + 12 * (size_t)i;
+
+	return (struct wire_run){ get32(p) | (uint64_t)get32(p + 4) << 32, get32(p + 8) };
+}
+
+/* Runs of at least one byte, together ending within the blob's u32 range. */
+int wire_parse_blob_ref(const struct wire_msg *m, struct wire_blob_ref *out)
+{
+	if (m->type != WIRE_BLOB_REF || m->size < 16)
+		return -EPROTO;
+	out->ctx = get32(m->payload);
+	out->resource = get32(m->payload + 4);
+	out->offset = get32(m->payload + 8);
+	out->nr = get32(m->payload + 12);
+	out->runs = m->payload + 16;
+	out->len = 0;
+	if (!out->ctx || !out->resource || !out->nr || out->nr > WIRE_MAX_BLOB_RUNS ||
+	    m->size != wire_blob_ref_size(out->nr) - WIRE_HDR_SIZE)
+		return -EPROTO;
+	for (unsigned i = 0; i < out->nr; i++) {
+		struct wire_run r = wire_blob_run(out, i);
+
+		if (!r.len)
+			return -EPROTO;
+		out->len += r.len;
+	}
+	return out->len > UINT32_MAX - out->offset ? -EPROTO : 0;
+}
+
+int wire_parse_ram(const struct wire_msg *m, uint64_t *size)
+{
+	uint32_t f[2];
+
+	if (get_words(m, WIRE_RAM, f, 2))
+		return -EPROTO;
+	*size = f[0] | (uint64_t)f[1] << 32;
+	return *size ? 0 : -EPROTO;
+}
+
+/* A status is 0 or -errno. */
+int wire_parse_ram_done(const struct wire_msg *m, int32_t *status)
+{
+	uint32_t f;
+
+	if (get_words(m, WIRE_RAM_DONE, &f, 1) || (int32_t)f > 0)
+		return -EPROTO;
+	*status = (int32_t)f;
+	return 0;
+}
+
 int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out)
 {
 	uint32_t mr;
@@ -519,12 +614,58 @@ int wire_parse_close(const struct wire_msg *m)
 /* ---- stream I/O ----------------------------------------------------------- */
 
 /* Read exactly @len bytes: 1, 0 at end of stream before any byte, -errno. */
-static int read_full(int fd, uint8_t *p, size_t len)
+/* Keep the first descriptor of @msg's ancillary data in *@passed; close the others. */
+static void take_passed(struct msghdr *msg, int *passed)
 {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (*passed < 0)
+				*passed = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* read(), or with @passed a recvmsg() that takes descriptors too (until it meets no socket). */
+static ssize_t read_some(int fd, uint8_t *p, size_t len, int *passed, bool *socket)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} control;
+	struct iovec iov = { p, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	ssize_t n;
+
+	if (!passed || !*socket)
+		return read(fd, p, len);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno == ENOTSOCK) {
+		*socket = false;
+		return read(fd, p, len);
+	}
+	if (n > 0)
+		take_passed(&msg, passed);
+	return n;
+}
+
+static int read_full(int fd, uint8_t *p, size_t len, int *passed)
+{
+	bool socket = true;
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = read(fd, p + done, len - done);
+		ssize_t n = read_some(fd, p + done, len - done, passed, &socket);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -539,8 +680,13 @@ static int read_full(int fd, uint8_t *p, size_t len)
 
 int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg)
 {
+	return wire_read_passed(fd, buf, cap, msg, NULL);
+}
+
+int wire_read_passed(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg, int *passed)
+{
 	uint8_t hdr[WIRE_HDR_SIZE];
-	int ret = read_full(fd, hdr, sizeof(hdr));
+	int ret = read_full(fd, hdr, sizeof(hdr), passed);
 
 	if (ret <= 0)
 		return ret;
@@ -559,8 +705,39 @@ int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg)
 	msg->payload = *buf + WIRE_HDR_SIZE;
 	if (msg->size == 0)
 		return 1;
-	ret = read_full(fd, *buf + WIRE_HDR_SIZE, msg->size);
+	ret = read_full(fd, *buf + WIRE_HDR_SIZE, msg->size, passed);
 	return ret == 0 ? -EPROTO : ret;
+}
+
+int wire_write_passing(int fd, const void *data, size_t len, int pass, int patience_ms)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { (void *)data, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pass, sizeof(int));
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+		if (errno == EAGAIN && poll(&pfd, 1, patience_ms) == 0)
+			return -ETIMEDOUT;
+	}
+	if (n < 0)
+		return -errno;
+	/* The descriptor went with the first byte; the rest, if any, as usual. */
+	return wire_write_within(fd, (const uint8_t *)data + n, len - (size_t)n, patience_ms);
 }
 
 int wire_write_within(int fd, const void *data, size_t len, int patience_ms)

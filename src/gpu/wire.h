@@ -41,6 +41,8 @@ enum wire_type {
 	WIRE_SUBMIT = 9,	/* context id, submit number, then a checked command stream */
 	WIRE_SYNC = 10,		/* request id: answer once everything before it is done */
 	WIRE_BLOB_DATA = 11,	/* context id, blob resource, offset, then that blob's bytes */
+	WIRE_RAM = 12,		/* u64 size; guest RAM's memfd rides along (SCM_RIGHTS) */
+	WIRE_BLOB_REF = 13,	/* context id, blob resource, offset, where its bytes are in RAM */
 	/* renderer -> bmvm */
 	WIRE_CAPTURED = 0x81,	/* frame, status (0 or -errno), path */
 	WIRE_INPUT = 0x82,	/* evdev events for the keyboard (device 0) or tablet (1) */
@@ -50,6 +52,7 @@ enum wire_type {
 	WIRE_GPU_ERROR = 0x86,	/* context id, then a struct bmgpu_error the renderer found */
 	WIRE_SYNC_DONE = 0x87,	/* request id, frames scanout 0 has shown */
 	WIRE_SUBMIT_DONE = 0x88,	/* context id, submit number: it and those before are done */
+	WIRE_RAM_DONE = 0x89,	/* status: 0, RAM is mapped; or -errno */
 };
 
 /* WIRE_HELLO flags: how the renderer shows frames. */
@@ -123,6 +126,28 @@ struct wire_blob_data {
 
 /* The most blob bytes in one WIRE_BLOB_DATA; more go in several. */
 #define WIRE_MAX_BLOB_CHUNK	(16u << 20)
+/* Where wire_put_blob_data() with no @data leaves its bytes to be filled in. */
+#define WIRE_BLOB_DATA_AT	(WIRE_HDR_SIZE + 12)
+
+/*
+ * Shared guest RAM (a renderer on the same host): WIRE_BLOB_REF says that
+ * bytes [offset, offset + the runs' total) of a blob are, as the guest has
+ * them now, at these runs of the RAM that WIRE_RAM passed. No bytes travel.
+ */
+#define WIRE_MAX_BLOB_RUNS	16384	/* the GPU device's most memory entries a resource */
+
+struct wire_run {
+	uint64_t at;			/* byte offset into RAM */
+	uint32_t len;			/* at least one */
+};
+
+struct wire_blob_ref {
+	uint32_t ctx, resource, offset;
+	uint32_t nr;			/* 1 .. WIRE_MAX_BLOB_RUNS */
+	const uint8_t *runs;		/* into the payload: wire_blob_run() reads one */
+	uint64_t len;			/* the runs' total, which ends within the blob's u32 range */
+};
+
 
 struct wire_gpu_error {
 	uint32_t ctx;
@@ -170,8 +195,14 @@ size_t wire_put_ctx_destroy(uint8_t *buf, size_t cap, uint32_t ctx);
 size_t wire_put_submit(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t submit,
 		       const void *stream, size_t len);
 size_t wire_put_gpu_error(uint8_t *buf, size_t cap, uint32_t ctx, const struct bmgpu_error *e);
+/* @data NULL: the @len bytes are left for the caller to write at @buf + WIRE_BLOB_DATA_AT. */
 size_t wire_put_blob_data(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t resource,
 			  uint32_t offset, const void *data, size_t len);
+size_t wire_blob_ref_size(unsigned nr);
+size_t wire_put_blob_ref(uint8_t *buf, size_t cap, uint32_t ctx, uint32_t resource,
+			 uint32_t offset, const struct wire_run *runs, unsigned nr);
+size_t wire_put_ram(uint8_t *buf, size_t cap, uint64_t size);
+size_t wire_put_ram_done(uint8_t *buf, size_t cap, int32_t status);
 size_t wire_put_snapshot_done(uint8_t *buf, size_t cap, uint32_t id, int32_t status,
 			      const void *png, size_t png_len);
 
@@ -197,6 +228,12 @@ int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out);
 int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out);
 int wire_parse_gpu_error(const struct wire_msg *m, struct wire_gpu_error *out);
 int wire_parse_blob_data(const struct wire_msg *m, struct wire_blob_data *out);
+int wire_parse_blob_ref(const struct wire_msg *m, struct wire_blob_ref *out);
+/* Run @i (< ref->nr) of a parsed WIRE_BLOB_REF. */
+struct wire_run wire_blob_run(const struct wire_blob_ref *ref, unsigned i);
+/* @size: RAM bytes, at least one (the memfd is at least this long). */
+int wire_parse_ram(const struct wire_msg *m, uint64_t *size);
+int wire_parse_ram_done(const struct wire_msg *m, int32_t *status);
 int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done *out);
 
 /*
@@ -205,6 +242,14 @@ int wire_parse_snapshot_done(const struct wire_msg *m, struct wire_snapshot_done
  * a clean end of stream (read), 1 for a message, -errno otherwise.
  */
 int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg);
+/*
+ * wire_read() on a unix socket, keeping the first descriptor that came
+ * with the message's bytes in *@passed (which the caller set to -1 and
+ * must close); any more are closed. On anything but a socket, wire_read().
+ */
+int wire_read_passed(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg, int *passed);
+/* Write all of a message with descriptor @pass riding along (a unix socket only). */
+int wire_write_passing(int fd, const void *data, size_t len, int pass, int patience_ms);
 int wire_write(int fd, const void *data, size_t len);
 /* The same, waiting for room at most @patience_ms at a time: -ETIMEDOUT after that. */
 int wire_write_within(int fd, const void *data, size_t len, int patience_ms);

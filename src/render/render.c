@@ -26,6 +26,12 @@ static void render_ctx_free(struct render *r, struct render_context *c)
 		free(b->data);
 		free(b);
 	}
+	while (c->views) {
+		struct render_blob_view *v = c->views;
+
+		c->views = v->next;
+		free(v);
+	}
 	memset(c, 0, sizeof(*c));
 }
 
@@ -44,6 +50,8 @@ static void render_reset(struct render *r)
 {
 	const struct render_gpu_ops *gpu = r->gpu;
 	void *backend = r->gpu_backend;
+	const uint8_t *ram = r->ram;
+	uint64_t ram_size = r->ram_size;
 	bool pace = r->pace;
 
 	render_fini(r);
@@ -51,6 +59,8 @@ static void render_reset(struct render *r)
 	r->gpu = gpu;
 	r->gpu_backend = backend;
 	r->pace = pace;
+	r->ram = ram;
+	r->ram_size = ram_size;
 }
 
 static void render_reply(struct render *r, const uint8_t *msg, size_t len)
@@ -243,22 +253,18 @@ void render_frames_shown(struct render *r)
 	r->nr_paced = 0;
 }
 
-/* WIRE_BLOB_DATA: the bytes go into the context's copy of the blob, grown to hold them. */
-static int render_blob_data(struct render *r, const struct wire_blob_data *w)
+/* The context's copy of blob @resource, grown to hold @end bytes; NULL past the limit. */
+static struct render_blob *blob_copy(struct render_context *c, uint32_t resource, size_t end)
 {
-	struct render_context *c = render_ctx_find(r, w->ctx);
-	size_t end = (size_t)w->offset + w->len;
 	struct render_blob *b;
 
-	if (!c)
-		return -EPROTO;
-	for (b = c->blobs; b && b->resource != w->resource; b = b->next)
+	for (b = c->blobs; b && b->resource != resource; b = b->next)
 		;
 	if (!b) {
 		b = calloc(1, sizeof(*b));
 		if (!b)
-			return -ENOMEM;
-		b->resource = w->resource;
+			return NULL;
+		b->resource = resource;
 		b->next = c->blobs;
 		c->blobs = b;
 	}
@@ -266,16 +272,87 @@ static int render_blob_data(struct render *r, const struct wire_blob_data *w)
 		uint8_t *n;
 
 		if (c->blob_bytes + (end - b->size) > RENDER_BLOB_BYTES_MAX)
-			return -ENOMEM;
+			return NULL;
 		n = realloc(b->data, end);
 		if (!n)
-			return -ENOMEM;
+			return NULL;
 		memset(n + b->size, 0, end - b->size);
 		c->blob_bytes += end - b->size;
 		b->data = n;
 		b->size = end;
 	}
+	return b;
+}
+
+/* WIRE_BLOB_DATA: the bytes go into the context's copy of the blob. */
+static int render_blob_data(struct render *r, const struct wire_blob_data *w)
+{
+	struct render_context *c = render_ctx_find(r, w->ctx);
+	struct render_blob *b;
+
+	if (!c)
+		return -EPROTO;
+	b = blob_copy(c, w->resource, (size_t)w->offset + w->len);
+	if (!b)
+		return -ENOMEM;
 	memcpy(b->data + w->offset, w->data, w->len);
+	b->gen = ++r->blob_gen;
+	return 0;
+}
+
+/* A view of [offset, offset + len) of blob @resource at @at; false when none can be kept. */
+static bool blob_view(struct render *r, struct render_context *c, uint32_t resource,
+		      uint32_t offset, uint32_t len, const uint8_t *at)
+{
+	struct render_blob_view *v;
+
+	for (v = c->views; v && (v->resource != resource || v->offset != offset); v = v->next)
+		;
+	if (!v) {
+		if (c->nr_views >= RENDER_MAX_VIEWS || !(v = calloc(1, sizeof(*v))))
+			return false;
+		v->resource = resource;
+		v->offset = offset;
+		v->next = c->views;
+		c->views = v;
+		c->nr_views++;
+	}
+	v->len = len;
+	v->at = at;
+	v->gen = ++r->blob_gen;
+	return true;
+}
+
+/*
+ * WIRE_BLOB_REF: a range in one piece of guest RAM is read where it is;
+ * one in several pieces is gathered into the context's copy.
+ */
+static int render_blob_ref(struct render *r, const struct wire_blob_ref *w)
+{
+	struct render_context *c = render_ctx_find(r, w->ctx);
+	struct render_blob *b;
+	size_t at = w->offset;
+
+	if (!c || !r->ram)
+		return -EPROTO;
+	for (unsigned i = 0; i < w->nr; i++) {
+		struct wire_run run = wire_blob_run(w, i);
+
+		if (run.at > r->ram_size || run.len > r->ram_size - run.at)
+			return -EPROTO;
+	}
+	if (w->nr == 1 && blob_view(r, c, w->resource, w->offset, (uint32_t)w->len,
+				    r->ram + wire_blob_run(w, 0).at))
+		return 0;
+	b = blob_copy(c, w->resource, (size_t)w->offset + w->len);
+	if (!b)
+		return -ENOMEM;
+	for (unsigned i = 0; i < w->nr; i++) {
+		struct wire_run run = wire_blob_run(w, i);
+
+		memcpy(b->data + at, r->ram + run.at, run.len);
+		at += run.len;
+	}
 	b->gen = ++r->blob_gen;
 	return 0;
 }
@@ -284,14 +361,26 @@ const uint8_t *render_blob(struct render *r, uint32_t ctx_id, uint32_t resource,
 			   uint32_t offset, uint32_t size, uint64_t *gen)
 {
 	struct render_context *c = render_ctx_find(r, ctx_id);
+	struct render_blob_view *v = c ? c->views : NULL;
 	struct render_blob *b = c ? c->blobs : NULL;
 
+	/* The newest of what covers the range: a view, or the copy. */
+	const uint8_t *best = NULL;
+
+	for (; v; v = v->next)
+		if (v->resource == resource && offset >= v->offset &&
+		    (uint64_t)offset + size <= (uint64_t)v->offset + v->len &&
+		    (!best || v->gen > *gen)) {
+			best = v->at + (offset - v->offset);
+			*gen = v->gen;
+		}
 	while (b && b->resource != resource)
 		b = b->next;
-	if (!b || offset > b->size || size > b->size - offset)
-		return NULL;
-	*gen = b->gen;
-	return b->data + offset;
+	if (b && offset <= b->size && size <= b->size - offset && (!best || b->gen > *gen)) {
+		best = b->data + offset;
+		*gen = b->gen;
+	}
+	return best;
 }
 
 static int render_submit(struct render *r, const struct wire_submit *w)
@@ -378,6 +467,7 @@ int render_handle(struct render *r, const struct wire_msg *m)
 		struct wire_ctx ctx;
 		struct wire_submit submit;
 		struct wire_blob_data blob;
+		struct wire_blob_ref ref;
 		uint32_t id;
 	} u;
 	int ret;
@@ -426,6 +516,8 @@ int render_handle(struct render *r, const struct wire_msg *m)
 		return wire_parse_submit(m, &u.submit) ? -EPROTO : render_submit(r, &u.submit);
 	case WIRE_BLOB_DATA:
 		return wire_parse_blob_data(m, &u.blob) ? -EPROTO : render_blob_data(r, &u.blob);
+	case WIRE_BLOB_REF:
+		return wire_parse_blob_ref(m, &u.ref) ? -EPROTO : render_blob_ref(r, &u.ref);
 	case WIRE_SNAPSHOT:
 		if (wire_parse_snapshot(m, &u.id))
 			return -EPROTO;

@@ -66,11 +66,27 @@ struct render_blob {
 /* A context's blobs may hold this much, all together; more is refused. */
 #define RENDER_BLOB_BYTES_MAX	(512ull << 20)
 
+/*
+ * A range of a blob that lies in one piece of shared guest RAM
+ * (WIRE_BLOB_REF): read where it is, so its bytes are always the guest's.
+ */
+struct render_blob_view {
+	struct render_blob_view *next;
+	uint32_t resource, offset, len;
+	const uint8_t *at;		/* into the RAM mapping */
+	uint64_t gen;			/* changes with every WIRE_BLOB_REF for it */
+};
+
+/* Views a context keeps; past that, a range in one piece is copied like several. */
+#define RENDER_MAX_VIEWS	1024
+
 struct render_context {
 	uint32_t id;			/* 0: free */
 	void *exec;			/* the executor's context, or NULL */
 	struct render_blob *blobs;
 	uint64_t blob_bytes;
+	struct render_blob_view *views;
+	unsigned nr_views;
 };
 
 struct render {
@@ -97,6 +113,9 @@ struct render {
 	struct { uint32_t ctx, submit; } paced[RENDER_MAX_PACED];
 	unsigned nr_paced;
 	uint64_t blob_gen;		/* the last render_blob.gen given */
+	/* Guest RAM, mapped read-only, when bmvm shares it (WIRE_RAM); else NULL. */
+	const uint8_t *ram;
+	uint64_t ram_size;
 };
 
 void render_init(struct render *r, render_reply_fn *reply, void *opaque);
@@ -109,8 +128,9 @@ int render_handle(struct render *r, const struct wire_msg *m);
 
 /*
  * Executors: @size bytes of blob @resource from @offset as context @ctx_id
- * last received them, and *@gen, which changes whenever they may have; NULL
- * when not all of them were ever sent.
+ * last received them (or, shared, where they are in guest RAM), and *@gen,
+ * which changes whenever they may have; NULL when not all of them were
+ * ever sent.
  */
 const uint8_t *render_blob(struct render *r, uint32_t ctx_id, uint32_t resource,
 			   uint32_t offset, uint32_t size, uint64_t *gen);

@@ -2,10 +2,14 @@
 /* One connection from bmvm: read, apply, reply. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "render/session.h"
 
@@ -50,6 +54,9 @@ void session_init(struct session *s, int fd, bool verbose)
 void session_fini(struct session *s)
 {
 	render_fini(&s->r);
+	if (s->ram)
+		munmap(s->ram, s->ram_size);
+	s->ram = NULL;
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->write_lock);
 	free(s->buf);
@@ -63,12 +70,72 @@ static bool session_shows(uint32_t type)
 	       type == WIRE_CURSOR || type == WIRE_SUBMIT;	/* a submit may present */
 }
 
+/*
+ * Map guest RAM read-only. Only a file sealed against shrinking: one that
+ * shrank under us would fault our reads of it (SIGBUS). 0 or -errno.
+ */
+static int session_map_ram(struct session *s, int fd, uint64_t size)
+{
+	struct stat st;
+	void *ram;
+	int seals;
+
+	if (fd < 0)
+		return -EBADF;
+	if (s->ram)
+		return -EBUSY;		/* blob views point into the first */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size ||
+	    size > SIZE_MAX)
+		return -EINVAL;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EPERM;
+	ram = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (ram == MAP_FAILED)
+		return -errno;
+	s->ram = ram;
+	s->ram_size = size;
+	s->r.ram = ram;
+	s->r.ram_size = size;
+	return 0;
+}
+
+/* WIRE_RAM: map what came with it and say how that went. */
+static int session_ram(struct session *s, const struct wire_msg *m, int fd)
+{
+	uint8_t msg[WIRE_HDR_SIZE + 4];
+	uint64_t size;
+	int ret;
+
+	if (wire_parse_ram(m, &size) || !s->r.hello_seen)
+		return -EPROTO;
+	pthread_mutex_lock(&s->lock);
+	ret = session_map_ram(s, fd, size);
+	pthread_mutex_unlock(&s->lock);
+	if (ret)
+		session_log(s, "cannot map the guest RAM bmvm shares: %s; blobs come as copies",
+			    strerror(-ret));
+	session_send(s, msg, wire_put_ram_done(msg, sizeof(msg), ret));
+	return 0;
+}
+
 int session_next(struct session *s)
 {
 	struct wire_msg m;
 	uint64_t frames;
-	int ret = wire_read(s->fd, &s->buf, &s->cap, &m);
+	int passed = -1;
+	int ret = wire_read_passed(s->fd, &s->buf, &s->cap, &m, &passed);
 
+	if (ret > 0 && m.type == WIRE_RAM) {
+		ret = session_ram(s, &m, passed);
+		if (passed >= 0)
+			close(passed);
+		if (ret == -EPROTO)
+			fprintf(stderr, "bmvm-render: malformed WIRE_RAM; dropping the connection\n");
+		return ret ? ret : 1;
+	}
+	if (passed >= 0)
+		close(passed);		/* a descriptor nobody asked for */
 	if (ret <= 0) {
 		if (ret < 0 && ret != -EPROTO)
 			fprintf(stderr, "bmvm-render: reading from bmvm: %s\n", strerror(-ret));

@@ -344,6 +344,23 @@ void gpu_backing_write(const struct gpu_resource *res, uint64_t off, const void 
 	backing_copy(res, off, (uint8_t *)src, len, true);
 }
 
+unsigned gpu_backing_runs(const struct gpu_resource *res, uint64_t off, uint64_t len,
+			  struct iovec *runs)
+{
+	unsigned nr = 0;
+
+	for (unsigned i = backing_find(res, off); len && i < res->nr_backing; i++) {
+		const struct gpu_backing *b = &res->backing[i];
+		uint64_t skip = off - b->off;
+		uint64_t n = b->len - skip < len ? b->len - skip : len;
+
+		runs[nr++] = (struct iovec){ b->host + skip, (size_t)n };
+		off += n;
+		len -= n;
+	}
+	return nr;
+}
+
 void *gpu_backing_ptr(const struct gpu_resource *res, uint64_t off, size_t len)
 {
 	const struct gpu_backing *b;

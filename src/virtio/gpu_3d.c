@@ -100,9 +100,6 @@ struct gpu_blob_buffer {
 	uint32_t used_in;		/* the submit that last used it */
 };
 
-/* Guest memory is read and sent in pieces of at most this much. */
-#define BLOB_CHUNK		(4u << 20)
-
 /* Where a context's struct bmgpu_status lives, and what the host wrote there. */
 struct gpu_status {
 	uint32_t res;			/* the blob; 0: no page */
@@ -822,31 +819,41 @@ static void blob_buffers_gone(struct gpu_context *c)
 	}
 }
 
-/* Before the submit: the bytes of each blob-backed buffer it uses, as the guest has them now. */
+/*
+ * Before the submit: where the bytes of each blob-backed buffer it uses are
+ * in guest memory, for the display to read as the guest has them now.
+ */
 static int blob_buffers_send(struct virtio_gpu *g, struct gpu_context *c)
 {
-	uint8_t *tmp = NULL;
+	struct iovec *runs = NULL;
+	unsigned room = 0;
 	int ret = 0;
 
-	if (!g->display->ops->blob_data)
+	if (!g->display->ops->blob)
 		return 0;
 	for (unsigned i = 0; i < c->nr_bb && !ret; i++) {
 		const struct gpu_blob_buffer *b = &c->bb[i];
 		const struct gpu_resource *res;
+		unsigned nr;
 
 		if (b->used_in != c->stream.submits)
 			continue;
 		res = ctx_blob(c, b->resource, b->offset, b->size);
-		if (!res || (!tmp && !(tmp = malloc(BLOB_CHUNK))))
+		if (!res)
 			continue;
-		for (uint32_t done = 0, n; done < b->size && !ret; done += n) {
-			n = b->size - done < BLOB_CHUNK ? b->size - done : BLOB_CHUNK;
-			gpu_backing_read(res, (uint64_t)b->offset + done, tmp, n);
-			ret = g->display->ops->blob_data(g->display->opaque, c->link, b->resource,
-							 b->offset + done, tmp, n);
+		if (res->nr_backing > room) {
+			struct iovec *n = realloc(runs, res->nr_backing * sizeof(*runs));
+
+			if (!n)
+				continue;	/* cannot happen but by malloc failing */
+			runs = n;
+			room = res->nr_backing;
 		}
+		nr = gpu_backing_runs(res, b->offset, b->size, runs);
+		ret = g->display->ops->blob(g->display->opaque, c->link, b->resource, b->offset,
+					    runs, nr);
 	}
-	free(tmp);
+	free(runs);
 	return ret;
 }
 

@@ -302,6 +302,12 @@ void gpu_res_remove(struct virtio_gpu *g, struct gpu_resource *res);
 /* Bytes [off, off + len) of @res's backing, which the caller checked. */
 void gpu_backing_read(const struct gpu_resource *res, uint64_t off, void *dst, size_t len);
 void gpu_backing_write(const struct gpu_resource *res, uint64_t off, const void *src, size_t len);
+/*
+ * Bytes [off, off + len) of @res's backing, which the caller checked, as
+ * runs of host memory into @runs (room for res->nr_backing): how many.
+ */
+unsigned gpu_backing_runs(const struct gpu_resource *res, uint64_t off, uint64_t len,
+			  struct iovec *runs);
 /* Host address of [off, off + len) of the backing when it is one run; else NULL. */
 void *gpu_backing_ptr(const struct gpu_resource *res, uint64_t off, size_t len);
 

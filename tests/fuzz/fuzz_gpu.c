@@ -163,29 +163,40 @@ static int fd_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *st
 }
 
 /* Blob bytes for a live context: every one of them readable. */
-static int fd_blob_data(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
-			const void *data, size_t len)
+static struct vdriver vd;
+
+/* Every run must be guest RAM: the device hands the display nothing else. */
+static int fd_blob(void *opaque, uint32_t ctx, uint32_t resource, uint32_t offset,
+		   const struct iovec *runs, unsigned nr)
 {
 	struct fuzz_display *f = opaque;
-	const uint8_t *p = data;
+	const uint8_t *ram = vd.mem.host;
+	uint64_t total = 0;
 
-	if (fd_ctx_slot(f, ctx) == f->nr_live || !resource || !len ||
-	    len > UINT32_MAX - offset)
+	if (fd_ctx_slot(f, ctx) == f->nr_live || !resource || !nr)
 		abort();
-	f->sink ^= p[0] ^ p[len - 1];
+	for (unsigned i = 0; i < nr; i++) {
+		const uint8_t *p = runs[i].iov_base;
+
+		if (!runs[i].iov_len || p < ram || p + runs[i].iov_len > ram + vd.mem.size)
+			abort();
+		f->sink ^= p[0] ^ p[runs[i].iov_len - 1];
+		total += runs[i].iov_len;
+	}
+	if (total > UINT32_MAX - offset)
+		abort();
 	return f->fail;
 }
 
 static const struct gpu_display_ops fd_ops = {
 	.scanout = fd_scanout, .present = fd_present, .cursor = fd_cursor,
 	.ctx_create = fd_ctx_create, .ctx_destroy = fd_ctx_destroy, .submit = fd_submit,
-	.blob_data = fd_blob_data,
+	.blob = fd_blob,
 };
 
 /* ---- the device ------------------------------------------------------------- */
 
 static struct fuzz_display display = { .disp = { &fd_ops, &display } };
-static struct vdriver vd;
 static bool vd_ready;
 static uint64_t vd_brk;
 

@@ -7,7 +7,8 @@
  *
  * Capture paths in the input are replaced by /dev/null, so the fuzzer never
  * writes files; scanouts are capped at 512 x 512 to keep runs fast (the
- * parsers are the same for any size).
+ * parsers are the same for any size). A small buffer stands for the guest
+ * RAM bmvm shares, so BLOB_REF reads from it (and must stay inside it).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -51,6 +52,12 @@ static void decode_as_reply(const struct wire_msg *m)
 	wire_parse_log(m, line, sizeof(line));
 	wire_parse_sync_done(m, &a, &b);
 	wire_parse_submit_done(m, &a, &b);
+
+	uint64_t size;
+	int32_t status;
+
+	wire_parse_ram(m, &size);
+	wire_parse_ram_done(m, &status);
 }
 
 static int feed(struct render *r, const struct wire_msg *m)
@@ -71,10 +78,13 @@ static int feed(struct render *r, const struct wire_msg *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static uint8_t ram[64 << 10];
 	struct render r;
 	size_t pos = 0;
 
 	render_init(&r, drop_reply, NULL);
+	r.ram = ram;
+	r.ram_size = sizeof(ram);
 	while (size - pos >= WIRE_HDR_SIZE) {
 		struct wire_msg m;
 

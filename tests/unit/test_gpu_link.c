@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/guest_mem.h"
 #include "gpu/capture_spec.h"
 #include "gpu/link.h"
 #include "gpu/wire.h"
@@ -922,6 +924,139 @@ static void test_wire_3d(void **state)
 	assert_int_equal(wire_parse_gpu_error(&m, &ge), -EPROTO);
 }
 
+/* Shared RAM on the wire: the offer, its answer, and blob bytes as places in RAM. */
+static void test_wire_shared_ram(void **state)
+{
+	static uint8_t buf[WIRE_HDR_SIZE + 16 + 12 * (WIRE_MAX_BLOB_RUNS + 1)];
+	static struct wire_run runs[WIRE_MAX_BLOB_RUNS + 1];
+	struct wire_blob_ref ref;
+	struct wire_msg m;
+	uint64_t size;
+	int32_t status;
+
+	(void)state;
+	m = msg_of(buf, wire_put_ram(buf, sizeof(buf), 5ull << 32 | 7));
+	assert_int_equal(wire_parse_ram(&m, &size), 0);
+	assert_int_equal(size, 5ull << 32 | 7);
+	m = msg_of(buf, wire_put_ram(buf, sizeof(buf), 0));
+	assert_int_equal(wire_parse_ram(&m, &size), -EPROTO);
+	m = msg_of(buf, wire_put_ram_done(buf, sizeof(buf), -EPERM));
+	assert_int_equal(wire_parse_ram_done(&m, &status), 0);
+	assert_int_equal(status, -EPERM);
+	m = msg_of(buf, wire_put_ram_done(buf, sizeof(buf), 3));	/* not 0, not -errno */
+	assert_int_equal(wire_parse_ram_done(&m, &status), -EPROTO);
+
+	runs[0] = (struct wire_run){ 5ull << 32, 100 };
+	runs[1] = (struct wire_run){ 4096, 28 };
+	m = msg_of(buf, wire_put_blob_ref(buf, sizeof(buf), 3, 9, 64, runs, 2));
+	assert_int_equal(wire_parse_blob_ref(&m, &ref), 0);
+	assert_int_equal(ref.ctx, 3);
+	assert_int_equal(ref.resource, 9);
+	assert_int_equal(ref.offset, 64);
+	assert_int_equal(ref.nr, 2);
+	assert_int_equal(ref.len, 128);
+	assert_int_equal(wire_blob_run(&ref, 0).at, 5ull << 32);
+	assert_int_equal(wire_blob_run(&ref, 1).len, 28);
+	/* No runs, too many, an empty one, past the blob's u32 range, no context. */
+	assert_int_equal(wire_put_blob_ref(buf, sizeof(buf), 3, 9, 0, runs, 0), 0);
+	assert_int_equal(wire_put_blob_ref(buf, sizeof(buf), 3, 9, 0, runs,
+					   WIRE_MAX_BLOB_RUNS + 1), 0);
+	m = msg_of(buf, wire_put_blob_ref(buf, sizeof(buf), 3, 9, 0, runs, 2));
+	m.size -= 12;					/* says two runs, holds one */
+	assert_int_equal(wire_parse_blob_ref(&m, &ref), -EPROTO);
+	runs[1].len = 0;
+	m = msg_of(buf, wire_put_blob_ref(buf, sizeof(buf), 3, 9, 0, runs, 2));
+	assert_int_equal(wire_parse_blob_ref(&m, &ref), -EPROTO);
+	runs[1].len = 28;
+	m = msg_of(buf, wire_put_blob_ref(buf, sizeof(buf), 3, 9, UINT32_MAX - 100, runs, 2));
+	assert_int_equal(wire_parse_blob_ref(&m, &ref), -EPROTO);
+	m = msg_of(buf, wire_put_blob_ref(buf, sizeof(buf), 0, 9, 0, runs, 2));
+	assert_int_equal(wire_parse_blob_ref(&m, &ref), -EPROTO);
+}
+
+/* Offer @fd as RAM at @host over @l, and wait until the renderer has answered. */
+static void offer_ram(struct gpu_link *l, int fd, void *host, uint64_t size)
+{
+	uint32_t frames;
+
+	assert_int_equal(gpu_link_share_ram(l, fd, host, size), 0);
+	/* In order: once a sync is answered, so was the offer. */
+	assert_int_equal(gpu_link_sync(l, &frames, 10000), 0);
+}
+
+/*
+ * Guest RAM offered to a spawned renderer: taken when sealed, so that blob
+ * bytes then go as places in it; refused when the file could shrink under
+ * the renderer, and then they go as copies. Bytes outside RAM always go as
+ * copies. A serial port carries no descriptor at all.
+ */
+static void test_link_shared_ram(void **state)
+{
+	static uint8_t outside[300];
+	struct gpu_link_config lc = { .renderer = "/dev/null" };
+	struct gpu_link_stats st;
+	struct guest_mem mem;
+	struct gpu_display *d;
+	struct gpu_link *l;
+	struct events e;
+	int fd;
+
+	(void)state;
+	setenv("VK_ICD_FILENAMES", "/nonexistent/icd.json", 1);	/* no 3D needed */
+	assert_int_equal(guest_mem_init_shared(&mem, 0x40000000, 1 << 20), 0);
+
+	/* An unsealed file: refused; blobs are copied. */
+	l = open_link(&e, NULL, NULL);
+	assert_true(gpu_link_can_share(l));
+	d = gpu_link_display(l);
+	assert_int_equal(d->ops->ctx_create(d->opaque, 2, 64, 48), 0);
+	fd = memfd_create("unsealed", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	offer_ram(l, fd, mem.host, mem.size);
+	close(fd);
+	assert_false(gpu_link_shares_ram(l));
+	assert_int_equal(d->ops->blob(d->opaque, 2, 9, 0,
+				      &(struct iovec){ mem.host + 4096, 100 }, 1), 0);
+	assert_int_equal(gpu_link_share_ram(l, -1, mem.host, mem.size), -EBUSY);
+	gpu_link_stats(l, &st);
+	assert_int_equal(st.blob_copied_bytes, 100);
+	assert_int_equal(st.blob_shared_bytes, 0);
+	gpu_link_close(l);
+
+	/* Sealed and read-only, as bmvm offers it: taken; no blob byte crosses. */
+	l = open_link(&e, NULL, NULL);
+	d = gpu_link_display(l);
+	assert_int_equal(d->ops->ctx_create(d->opaque, 2, 64, 48), 0);
+	fd = guest_mem_share_fd(&mem);
+	offer_ram(l, fd, mem.host, mem.size);
+	close(fd);
+	assert_true(gpu_link_shares_ram(l));
+	assert_int_equal(d->ops->blob(d->opaque, 2, 9, 0,
+				      (struct iovec[]){ { mem.host + 8192, 1000 },
+							{ mem.host + 4096, 24 } }, 2), 0);
+	gpu_link_stats(l, &st);
+	assert_int_equal(st.blob_shared_bytes, 1024);
+	assert_true(st.sent_bytes < 1024);
+	/* Bytes that are not in RAM go as they are. */
+	assert_int_equal(d->ops->blob(d->opaque, 2, 9, 0,
+				      (struct iovec[]){ { mem.host + mem.size - 10, 10 },
+							{ outside, sizeof(outside) } }, 2), 0);
+	gpu_link_stats(l, &st);
+	assert_int_equal(st.blob_copied_bytes, 310);
+	/* The renderer took all of it: a sync still comes back. */
+	assert_int_equal(gpu_link_sync(l, &(uint32_t){ 0 }, 10000), 0);
+	gpu_link_close(l);
+	assert_int_equal(e.lost, 0);
+	unsetenv("VK_ICD_FILENAMES");
+
+	/* A character device: no descriptor goes over it. */
+	l = open_link_as(&e, &lc);
+	assert_false(gpu_link_can_share(l));
+	assert_int_equal(gpu_link_share_ram(l, 0, mem.host, mem.size), -EOPNOTSUPP);
+	gpu_link_close(l);
+	guest_mem_destroy(&mem);
+}
+
 /*
  * A renderer that takes the connection and then reads nothing (hung, or a
  * serial port with nobody at the other end): once the link's buffers are
@@ -1010,6 +1145,8 @@ int main(void)
 		cmocka_unit_test(test_wire_3d),
 		cmocka_unit_test(test_link_renderer_takes_nothing),
 		cmocka_unit_test(test_link_bad_renderers),
+		cmocka_unit_test(test_wire_shared_ram),
+		cmocka_unit_test(test_link_shared_ram),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

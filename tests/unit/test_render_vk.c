@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "core/guest_mem.h"
 #include "gpu/link.h"
 #include "gpu/stream.h"
 #include "render/render.h"
@@ -1076,6 +1077,127 @@ static void test_through_the_renderer(void **state)
 	unlink(trace);
 }
 
+/* Wait for the link's renderer to say it mapped the RAM offered. */
+static bool wait_shared(struct gpu_link *l)
+{
+	for (int i = 0; i < 1000 && !gpu_link_shares_ram(l); i++)
+		usleep(10000);
+	return gpu_link_shares_ram(l);
+}
+
+/* Send where buffer 30's bytes are (@nr runs of @mem), then the frame: submit @n. */
+static void shared_frame(struct gpu_display *d, uint32_t n, const struct iovec *runs,
+			 unsigned nr)
+{
+	struct bmgpu_set_buffer sb = { .stage = BMGPU_STAGE_VERTEX, .slot = 0, .buffer = 30 };
+
+	blob_frame(&sb);
+	assert_int_equal(d->ops->blob(d->opaque, 1, 7, 0, runs, nr), 0);
+	assert_int_equal(d->ops->submit(d->opaque, 1, n, s.b, s.len), 0);
+	s.len = 0;
+}
+
+static void assert_moved(const char *path)
+{
+	struct frame f = { 0 };
+
+	read_frame(path, &f);
+	assert_pixel(&f, 215, 220, 77, 51, 26, 1);	/* green's corner: slate now */
+	assert_pixel(&f, 150, 220, 0, 240, 0, 16);	/* and here instead */
+	free(f.px);
+}
+
+/*
+ * Blob memory shared, not copied: guest RAM (a sealed memfd) goes to a
+ * spawned bmvm-render, and a vertex buffer's blob bytes go as places in it,
+ * in one piece and in two. The frames follow what the guest wrote there
+ * though no blob byte crossed the link; the trace got the bytes, and
+ * replays to the same frames.
+ */
+static void test_shared_blob_through_the_renderer(void **state)
+{
+	struct link_events e = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				 .cond = PTHREAD_COND_INITIALIZER };
+	struct gpu_link_events ev = { .opaque = &e, .captured = link_captured,
+				      .gpu_error = link_gpu_error };
+	char dir[] = "/tmp/bmvm-vk-shared-XXXXXX", path[3][64], trace[64], cmd[512];
+	struct bmgpu_create_buffer vb = { .handle = 30, .size = sizeof(triangle),
+					  .blob_resource = 7 };
+	struct gpu_link_config lc = { .trace_path = trace };
+	const size_t k = 40, size = sizeof(triangle);
+	struct vertex moved[3];
+	struct gpu_link_stats st;
+	struct gpu_display *d;
+	struct guest_mem mem;
+	struct gpu_link *l;
+	struct frame f = { 0 };
+	struct errbuf err;
+	int fd;
+
+	REQUIRE_VK(state);
+	assert_non_null(mkdtemp(dir));
+	snprintf(trace, sizeof(trace), "%s/run.bmgt", dir);
+	assert_int_equal(guest_mem_init_shared(&mem, 0x40000000, 1 << 20), 0);
+	assert_int_equal(gpu_link_open(&lc, &ev, &l, &err), 0);
+	assert_true(gpu_link_can_share(l));
+	fd = guest_mem_share_fd(&mem);
+	assert_true(fd >= 0);
+	assert_int_equal(gpu_link_share_ram(l, fd, mem.host, mem.size), 0);
+	close(fd);
+	assert_true(wait_shared(l));
+	d = gpu_link_display(l);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%d.png", dir, i + 1);
+		assert_int_equal(gpu_link_capture(l, (uint32_t)i + 1, path[i]), 0);
+	}
+	assert_int_equal(d->ops->ctx_create(d->opaque, 1, W, H), 0);
+
+	/* One piece: the renderer reads it where it is. */
+	memcpy(mem.host + 8192, triangle, size);
+	s.len = 0;
+	shader(VS, colour_vert, sizeof(colour_vert));
+	shader(FS, colour_frag, sizeof(colour_frag));
+	pipeline(PIPE, VS, FS, BMGPU_TRIANGLES, 1);
+	EMIT(BMGPU_CREATE_BUFFER, vb);
+	shared_frame(d, 1, &(struct iovec){ mem.host + 8192, size }, 1);
+	assert_true(wait_count_on(&e.lock, &e.cond, &e.captured, 1, 60));
+
+	/* Moved, and now in two pieces of RAM, the second below the first. */
+	memcpy(moved, triangle, sizeof(moved));
+	for (int i = 0; i < 3; i++)
+		moved[i].x -= 0.5f;
+	memcpy(mem.host + 65536, moved, k);
+	memcpy(mem.host + 4096, (uint8_t *)moved + k, size - k);
+	shared_frame(d, 2, (struct iovec[]){ { mem.host + 65536, k },
+					     { mem.host + 4096, size - k } }, 2);
+	assert_true(wait_count_on(&e.lock, &e.cond, &e.captured, 2, 60));
+
+	/* The first piece again, which the guest has since rewritten. */
+	memcpy(mem.host + 8192, moved, size);
+	shared_frame(d, 3, &(struct iovec){ mem.host + 8192, size }, 1);
+	assert_true(wait_count_on(&e.lock, &e.cond, &e.captured, 3, 60));
+	assert_int_equal(e.last.status, 0);
+	assert_int_equal(e.errors, 0);
+	gpu_link_stats(l, &st);
+	assert_int_equal(st.blob_copied_bytes, 0);
+	assert_int_equal(st.blob_shared_bytes, 3 * size);
+	gpu_link_close(l);
+	guest_mem_destroy(&mem);
+
+	read_frame(path[0], &f);
+	assert_golden(&f, "triangle.png");
+	free(f.px);
+	assert_moved(path[1]);
+	assert_moved(path[2]);
+	/* The trace has the bytes themselves: it replays with no RAM to share. */
+	snprintf(cmd, sizeof(cmd), "ASAN_OPTIONS=detect_leaks=0 %s %s --capture 2 %s >/dev/null",
+		 BMVM_REPLAY_PATH, trace, path[1]);
+	assert_int_equal(system(cmd), 0);
+	assert_moved(path[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1091,6 +1213,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_mutated_streams),
 		cmocka_unit_test(test_through_the_renderer),
+		cmocka_unit_test(test_shared_blob_through_the_renderer),
 	};
 	char err[256];
 

@@ -103,7 +103,8 @@ struct rec {
 	/* Like the renderer, say each submit is done at once; unless held. */
 	struct device *dev;
 	bool hold;
-	unsigned blob_calls, blob_bytes;	/* blob_data: calls, bytes in all */
+	unsigned blob_calls, blob_bytes;	/* blob: calls, bytes in all */
+	unsigned blob_runs;			/* the last call's runs of memory */
 	uint32_t blob_ctx, blob_res, blob_off;	/* the last call's */
 	uint8_t blob_last[4096];		/* its first bytes */
 };
@@ -201,18 +202,26 @@ static int rec_submit(void *opaque, uint32_t ctx, uint32_t submit, const void *s
 	return r->fail;
 }
 
-static int rec_blob_data(void *opaque, uint32_t ctx, uint32_t res, uint32_t offset,
-			 const void *data, size_t len)
+static int rec_blob(void *opaque, uint32_t ctx, uint32_t res, uint32_t offset,
+		    const struct iovec *runs, unsigned nr)
 {
 	struct rec *r = opaque;
+	size_t at = 0;
 
 	pthread_mutex_lock(&r->lock);
 	r->blob_calls++;
-	r->blob_bytes += (unsigned)len;
+	r->blob_runs = nr;
 	r->blob_ctx = ctx;
 	r->blob_res = res;
 	r->blob_off = offset;
-	memcpy(r->blob_last, data, len < sizeof(r->blob_last) ? len : sizeof(r->blob_last));
+	for (unsigned i = 0; i < nr; i++) {
+		size_t room = sizeof(r->blob_last) - at;
+		size_t n = runs[i].iov_len < room ? runs[i].iov_len : room;
+
+		memcpy(r->blob_last + at, runs[i].iov_base, n);
+		at += n;
+		r->blob_bytes += (unsigned)runs[i].iov_len;
+	}
 	pthread_mutex_unlock(&r->lock);
 	return r->fail;
 }
@@ -220,7 +229,7 @@ static int rec_blob_data(void *opaque, uint32_t ctx, uint32_t res, uint32_t offs
 static const struct gpu_display_ops rec_ops = {
 	.scanout = rec_scanout, .present = rec_present, .cursor = rec_cursor,
 	.ctx_create = rec_ctx_create, .ctx_destroy = rec_ctx_destroy, .submit = rec_submit,
-	.blob_data = rec_blob_data,
+	.blob = rec_blob,
 };
 
 /* ---- the driver side ------------------------------------------------------ */
@@ -2255,6 +2264,44 @@ static void test_blob_buffer_data(void **state)
 	assert_int_equal(t->rec.blob_calls, 2);
 }
 
+/*
+ * A buffer over two pieces of guest memory that are not next to each
+ * other: the display gets both runs, in the blob's order, and no more.
+ */
+static void test_blob_buffer_runs(void **state)
+{
+	struct t *t = *state;
+	uint64_t gpa[2] = { vdriver_alloc(&t->d, 8192, 4096), 0 };
+	uint32_t len[2] = { 4096, 4096 };
+	struct stream s = { .len = 0 };
+	uint8_t *lo, *hi;
+
+	gpa[1] = gpa[0] + 4096;
+	gpa[0] = vdriver_alloc(&t->d, 4096, 4096);	/* after the second piece */
+	lo = vdriver_ptr(&t->d, gpa[0]);
+	hi = vdriver_ptr(&t->d, gpa[1]);
+	memset(lo, 0x11, 4096);
+	memset(hi, 0x22, 4096);
+	assert_int_equal(create_blob(t, 9, 8192, 2, gpa, len), OK_NODATA);
+	assert_int_equal(ctx_create(t, 5, BMGPU_CAPSET_ID), OK_NODATA);
+	assert_int_equal(ctx_cmd(t, CTX_ATTACH, 5, 9), OK_NODATA);
+	put_blob_buffer(&s, 1, 2048, 9, 3072);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.blob_calls, 1);
+	assert_int_equal(t->rec.blob_runs, 2);
+	assert_int_equal(t->rec.blob_bytes, 2048);
+	assert_int_equal(t->rec.blob_off, 3072);
+	assert_int_equal(t->rec.blob_last[1023], 0x11);
+	assert_int_equal(t->rec.blob_last[1024], 0x22);
+	assert_int_equal(t->rec.blob_last[2047], 0x22);
+	/* Within one piece: one run. */
+	s.len = 0;
+	put_blob_buffer(&s, 2, 100, 9, 5000);
+	assert_int_equal(submit(t, 5, &s), OK_NODATA);
+	assert_int_equal(t->rec.blob_runs, 1);
+	assert_int_equal(t->rec.blob_bytes, 2148);
+}
+
 static void test_reset_contexts(void **state)
 {
 	struct t *t = *state;
@@ -2381,6 +2428,7 @@ int main(void)
 		T(test_inert_contexts),
 		T(test_renderer_watchdog),
 		T(test_blob_buffer_data),
+		T(test_blob_buffer_runs),
 		T(test_status_wrap),
 		T(test_status_scattered),
 		T(test_status_gone),

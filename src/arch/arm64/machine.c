@@ -454,6 +454,22 @@ static int fdt_build(struct vm *vm, struct errbuf *err)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/*
+ * A renderer on this host reads blob memory where it is: RAM it can map.
+ * BMVM_RAM_SHARED=1 in the environment asks for such RAM anyway (a test
+ * hook: the emulated-host suite runs KVM on it without a local renderer).
+ */
+static int ram_init(struct vm *vm)
+{
+	uint64_t size = vm->config->ram_mib << 20;
+	const char *hook = getenv("BMVM_RAM_SHARED");
+
+	if ((vm_gpu_wants_shared_ram(vm) || (hook && !strcmp(hook, "1"))) &&
+	    !guest_mem_init_shared(&vm->mem, ARM64_RAM_BASE, size))
+		return 0;
+	return guest_mem_init(&vm->mem, ARM64_RAM_BASE, size);
+}
+
 int machine_create(struct vm *vm, struct errbuf *err)
 {
 	struct machine *m = calloc(1, sizeof(*m));
@@ -463,7 +479,7 @@ int machine_create(struct vm *vm, struct errbuf *err)
 		return err_set(err, ENOMEM, "out of memory");
 	m->kernel_fd = m->initrd_fd = -1;
 	vm->machine = m;
-	ret = guest_mem_init(&vm->mem, ARM64_RAM_BASE, vm->config->ram_mib << 20);
+	ret = ram_init(vm);
 	if (ret)
 		return err_set(err, -ret, "cannot reserve %llu MiB for guest RAM: %s",
 			       (unsigned long long)vm->config->ram_mib, strerror(-ret));
