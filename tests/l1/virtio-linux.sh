@@ -54,6 +54,12 @@ BMVM_BALLOON_TARGET_MIB=256 $BMVM "$K" --initrd "$I" --ram 512 --cpus ${VL_CPUS:
 	--console pty --api-socket $D/api.sock >$D/out 2>&1 &
 pid=$!
 
+# BMVM_RAM_SHARED=1: RAM is the sealed memfd a local renderer would map.
+ram_fd() {
+	for f in /proc/$pid/fd/*; do
+		case "$(readlink $f)" in /memfd:bmvm-guest-ram*) echo $f; return;; esac
+	done
+}
 if waitstep 9p-done; then
 	[ "$(cat $D/share/from-guest.txt 2>/dev/null)" = "written by the guest" ] && ok 9p-write || bad 9p-write "from-guest.txt"
 	[ -f $D/share/renamed.txt ] && [ ! -e $D/share/rename-me.txt ] && ok 9p-rename || bad 9p-rename "host view"
@@ -75,6 +81,15 @@ if waitstep console-ready; then
 		ok console-tx
 	else
 		bad console-tx "pty '$pty'"
+	fi
+fi
+if [ "$BMVM_RAM_SHARED" = 1 ] && waitstep done 60; then
+	f=$(ram_fd)
+	if [ -n "$f" ]; then
+		ok ram-shared
+		echo "host: $(( $(stat -L -c %b "$f") / 2048 )) MiB of the RAM memfd allocated after the balloon"
+	else
+		bad ram-shared "no memfd:bmvm-guest-ram among bmvm's descriptors"
 	fi
 fi
 if waitstep done 60; then
