@@ -479,7 +479,10 @@ int wire_parse_ctx(const struct wire_msg *m, struct wire_ctx *out)
 	return 0;
 }
 
-/* A stream is whole 32-bit words (docs/PROTOCOL.md, section 4). */
+/*
+ * A stream is whole 32-bit words (docs/PROTOCOL.md, section 4); submits
+ * count from 1, as SUBMIT_DONE names them.
+ */
 int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out)
 {
 	if (m->type != WIRE_SUBMIT || m->size < 8 || m->size - 8 > WIRE_MAX_STREAM ||
@@ -489,7 +492,7 @@ int wire_parse_submit(const struct wire_msg *m, struct wire_submit *out)
 	out->submit = get32(m->payload + 4);
 	out->stream = m->payload + 8;
 	out->len = m->size - 8;
-	return out->ctx ? 0 : -EPROTO;
+	return out->ctx && out->submit ? 0 : -EPROTO;
 }
 
 /* A context, a resource and at least one byte, ending within the blob's u32 range. */

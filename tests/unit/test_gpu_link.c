@@ -914,6 +914,9 @@ static void test_wire_3d(void **state)
 	assert_memory_equal(sub.stream, words, sizeof(words));
 	m = msg_of(buf, wire_put_submit(buf, sizeof(buf), 9, 1, words, 6));
 	assert_int_equal(wire_parse_submit(&m, &sub), -EPROTO);	/* not whole words */
+	/* Submit 0: its SUBMIT_DONE would be malformed (found by fuzz_render). */
+	m = msg_of(buf, wire_put_submit(buf, sizeof(buf), 9, 0, words, sizeof(words)));
+	assert_int_equal(wire_parse_submit(&m, &sub), -EPROTO);
 	assert_int_equal(wire_put_submit(buf, sizeof(buf), 9, 1, buf, WIRE_MAX_STREAM + 4), 0);
 	m = msg_of(buf, wire_put_gpu_error(buf, sizeof(buf), 9, &err));
 	assert_int_equal(wire_parse_gpu_error(&m, &ge), 0);

@@ -122,6 +122,11 @@ int vdriver_setup_queue(struct vdriver *d, unsigned q, uint16_t size)
 	vq->desc = vdriver_alloc(d, 16ull * size, 16);
 	vq->avail = vdriver_alloc(d, 6 + 2ull * size, 2);
 	vq->used = vdriver_alloc(d, 6 + 8ull * size, 4);
+	/*
+	 * Zeroed, as a driver hands them over: RAM reused (a fuzzer's next
+	 * input) would otherwise show the device an earlier run's chains.
+	 */
+	memset(vdriver_ptr(d, vq->desc), 0, vq->used + 6 + 8ull * size - vq->desc);
 	vq->avail_idx = vq->used_seen = vq->next_desc = 0;
 	vdriver_write32(d, VD_QUEUE_SEL, q);
 	vdriver_write32(d, VD_QUEUE_NUM, size);
