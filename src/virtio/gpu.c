@@ -1208,7 +1208,7 @@ static void gpu_destroy(struct virtio_dev *vdev)
 
 	/* No display calls: the display may be gone before its devices. */
 	gpu_3d_free(g);
-	gpu_3d_inbox_fini(g);
+	gpu_inbox_fini(g);
 	if (g->watchdog_fd >= 0)
 		close(g->watchdog_fd);
 	res_free_all(g);
@@ -1294,7 +1294,7 @@ int virtio_gpu_create(const struct device_slot *slot, const struct virtio_env *e
 		free(g);
 		return ret;
 	}
-	ret = gpu_3d_inbox_init(g);
+	ret = gpu_inbox_init(g);
 	if (ret)
 		fprintf(stderr, "bmvm: virtio-gpu: cannot take the renderer's word: %s; GPU "
 			"fences complete when a submit is sent, not when it is done\n",

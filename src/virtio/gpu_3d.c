@@ -39,15 +39,12 @@
  * Everything happens before the response, so a fenced SUBMIT_3D has been
  * checked, and its records written, when the driver sees the answer.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/eventfd.h>
 
 #include "gpu/stream.h"
 #include "virtio/gpu_priv.h"
@@ -635,10 +632,9 @@ static void report_errors(struct virtio_gpu *g, struct gpu_context *c)
 	}
 }
 
-/* ---- the renderer's word ----------------------------------------------------------- */
+/* ---- the renderer's word (taken from the inbox by gpu_inbox.c) ---------------------- */
 
-/* A record the renderer found, for the context it knows as @link (which may be gone). */
-static void inbox_record(struct virtio_gpu *g, uint32_t link, const struct bmgpu_error *err)
+void gpu_3d_renderer_record(struct virtio_gpu *g, uint32_t link, const struct bmgpu_error *err)
 {
 	struct gpu_context *c = ctx_find_link(g, link);
 
@@ -646,7 +642,7 @@ static void inbox_record(struct virtio_gpu *g, uint32_t link, const struct bmgpu
 		record_error(g, c, err);
 }
 
-static void inbox_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
+void gpu_3d_renderer_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
 {
 	struct gpu_context *c = ctx_find_link(g, link);
 
@@ -657,11 +653,13 @@ static void inbox_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)
 	status_progress(c);
 }
 
-static void inbox_lost(struct virtio_gpu *g)
+void gpu_3d_renderer_lost(struct virtio_gpu *g)
 {
 	struct gpu_3d *t = &g->three_d;
 	unsigned lost = 0;
 
+	if (t->renderer_lost)
+		return;
 	t->renderer_lost = true;
 	for (unsigned i = 0; i < GPU_MAX_CONTEXTS; i++) {
 		struct gpu_context *c = t->ctx[i];
@@ -677,119 +675,13 @@ static void inbox_lost(struct virtio_gpu *g)
 			lost);
 }
 
-/* Device thread, work lock held: take what the renderer said, then let fences go. */
-static void inbox_take(struct virtio_dev *vdev, void *arg)
-{
-	struct virtio_gpu *g = arg;
-	struct gpu_inbox *in = &g->inbox;
-	uint64_t n;
-
-	(void)vdev;
-	if (read(in->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&in->lock);
-	for (unsigned i = 0; i < in->nr_rec; i++)
-		inbox_record(g, in->rec[i].link, &in->rec[i].err);
-	for (unsigned i = 0; i < in->nr_done; i++)
-		inbox_done(g, in->done[i].link, in->done[i].submit);
-	if (in->lost && !g->three_d.renderer_lost)
-		inbox_lost(g);
-	if (in->rec_dropped && g->verbose)
-		fprintf(stderr, "bmvm: %s: %llu renderer error records dropped (too many at once)\n",
-			g->vdev.tag, (unsigned long long)in->rec_dropped);
-	in->nr_rec = in->nr_done = 0;
-	in->rec_dropped = 0;
-	pthread_mutex_unlock(&in->lock);
-	gpu_release_held(g);
-}
-
-int gpu_3d_inbox_init(struct virtio_gpu *g)
-{
-	struct gpu_inbox *in = &g->inbox;
-	int ret;
-
-	pthread_mutex_init(&in->lock, NULL);
-	in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (in->efd < 0)
-		return -errno;	/* efd -1: no fence waits for the renderer */
-	ret = virtio_watch(&g->vdev, in->efd, inbox_take, g);
-	if (ret) {
-		close(in->efd);
-		in->efd = -1;
-	}
-	return ret;
-}
-
-void gpu_3d_inbox_fini(struct virtio_gpu *g)
-{
-	if (g->inbox.efd >= 0)
-		close(g->inbox.efd);
-	pthread_mutex_destroy(&g->inbox.lock);
-}
-
-/* Any thread, inbox lock held: have the device thread look. */
-static void inbox_post(struct gpu_inbox *in)
-{
-	uint64_t one = 1;
-
-	if (in->efd >= 0 && write(in->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;	/* a full counter already wakes the thread */
-}
-
-int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error *err)
-{
-	struct gpu_inbox *in = &((struct virtio_gpu *)dev)->inbox;
-
-	pthread_mutex_lock(&in->lock);
-	if (in->nr_rec < GPU_INBOX_RECORDS) {
-		in->rec[in->nr_rec].link = ctx;
-		in->rec[in->nr_rec].err = *err;
-		in->nr_rec++;
-	} else {
-		in->rec_dropped++;
-	}
-	inbox_post(in);
-	pthread_mutex_unlock(&in->lock);
-	return 0;
-}
-
-void virtio_gpu_submit_done(struct device *dev, uint32_t ctx, uint32_t submit)
-{
-	struct gpu_inbox *in = &((struct virtio_gpu *)dev)->inbox;
-	unsigned i, oldest = 0;
-
-	pthread_mutex_lock(&in->lock);
-	for (i = 0; i < in->nr_done && in->done[i].link != ctx; i++)
-		if (in->done[i].link < in->done[oldest].link)
-			oldest = i;
-	if (i == GPU_INBOX_DONE)
-		i = oldest;	/* a context long gone, most likely */
-	else if (i == in->nr_done)
-		in->nr_done++;
-	/* The latest word, not the highest: a bad number must not hide the good ones after it. */
-	in->done[i].link = ctx;
-	in->done[i].submit = submit;
-	inbox_post(in);
-	pthread_mutex_unlock(&in->lock);
-}
-
-void virtio_gpu_renderer_lost(struct device *dev)
-{
-	struct gpu_inbox *in = &((struct virtio_gpu *)dev)->inbox;
-
-	pthread_mutex_lock(&in->lock);
-	in->lost = true;
-	inbox_post(in);
-	pthread_mutex_unlock(&in->lock);
-}
-
 void gpu_3d_renderer_hung(struct virtio_gpu *g, uint32_t link, uint32_t submit)
 {
 	struct gpu_context *c = ctx_find_link(g, link);
 
 	fprintf(stderr, "bmvm: %s: the renderer has not carried out submit %u of context %u in "
 		"%u ms; taking it for hung\n", g->vdev.tag, submit, c ? c->id : 0, g->patience_ms);
-	inbox_lost(g);
+	gpu_3d_renderer_lost(g);
 }
 
 bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit)

@@ -320,9 +320,16 @@ void gpu_release_held(struct virtio_gpu *g);
 bool gpu_3d_done(struct virtio_gpu *g, uint32_t link, uint32_t submit);
 /* The renderer sat on submit @submit of context @link past its patience: it is lost. */
 void gpu_3d_renderer_hung(struct virtio_gpu *g, uint32_t link, uint32_t submit);
+/* The renderer's word, as the device thread takes it from the inbox (work lock held). */
+void gpu_3d_renderer_record(struct virtio_gpu *g, uint32_t link, const struct bmgpu_error *err);
+void gpu_3d_renderer_done(struct virtio_gpu *g, uint32_t link, uint32_t submit);
+void gpu_3d_renderer_lost(struct virtio_gpu *g);
+
+/* ---- gpu_inbox.c, for gpu.c ---------------------------------------------------- */
+
 /* The inbox and the device thread's watch on it; and their end. 0 or -errno. */
-int gpu_3d_inbox_init(struct virtio_gpu *g);
-void gpu_3d_inbox_fini(struct virtio_gpu *g);
+int gpu_inbox_init(struct virtio_gpu *g);
+void gpu_inbox_fini(struct virtio_gpu *g);
 
 /* Commands of the 3D path and blobs, and any gpu.c does not know: the response type. */
 uint32_t gpu_3d_cmd(struct virtio_gpu *g, struct gpu_cmd *cmd);
