@@ -671,6 +671,7 @@ static void vm_teardown(struct vm *vm)
 {
 	if (vm->accel)
 		accel_destroy(vm->accel);
+	vm_gpu_cancel(vm);	/* a GPU device thread stuck sending gives up, and can end */
 	machine_destroy(vm);
 	vm_gpu_stop(vm);	/* after the GPU device, which draws through it */
 	if (vm->serial_open)

@@ -213,6 +213,12 @@ void vm_gpu_finish(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void vm_gpu_cancel(struct vm *vm)
+{
+	if (vm->gpu_link)
+		gpu_link_cancel(vm->gpu_link);
+}
+
 /* -v: how blob memory reached the renderer (shared RAM, or copies). */
 static void gpu_report_blobs(struct vm *vm)
 {

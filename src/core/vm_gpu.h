@@ -26,6 +26,8 @@ void vm_gpu_finish(struct vm *vm);
 bool vm_gpu_wants_shared_ram(struct vm *vm);
 /* After RAM: offer it to the renderer, which then reads blob memory in place. */
 void vm_gpu_share_ram(struct vm *vm);
+/* Before the devices go: no send waits for the renderer any more. */
+void vm_gpu_cancel(struct vm *vm);
 /* After the devices are gone: close the link, reap a spawned renderer. */
 void vm_gpu_stop(struct vm *vm);
 

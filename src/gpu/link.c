@@ -40,6 +40,7 @@ struct gpu_link {
 	pthread_t reader;
 	bool reader_started;
 	int quit_fd[2];			/* a pipe: written to end the reader */
+	int cancel_fd[2];		/* a pipe: written to end any wait to write (cancel) */
 	_Atomic bool closing;		/* gpu_link_close(): the renderer's end is expected */
 	_Atomic bool lost_told;		/* events.lost called */
 	unsigned patience_ms;
@@ -138,13 +139,14 @@ static int link_write(struct gpu_link *l, const uint8_t *msg, size_t len, int pa
 		return -EPIPE;
 	/*
 	 * Waiting no longer than the link's patience: a renderer that takes
-	 * nothing must not hold the GPU device's thread, and with it bmvm's
-	 * exit, for ever.
+	 * nothing must not hold the GPU device's thread for ever, nor bmvm's
+	 * exit at all (gpu_link_cancel()).
 	 */
 	if (pass >= 0)
-		ret = wire_write_passing(l->fd, msg, len, pass, (int)l->patience_ms);
+		ret = wire_write_passing(l->fd, msg, len, pass, (int)l->patience_ms,
+					 l->cancel_fd[0]);
 	else
-		ret = wire_write_within(l->fd, msg, len, (int)l->patience_ms);
+		ret = wire_write_within(l->fd, msg, len, (int)l->patience_ms, l->cancel_fd[0]);
 	if (!ret)
 		atomic_fetch_add(&l->sent_bytes, len);
 	if (ret)
@@ -832,6 +834,7 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 		return err_set(err, ENOMEM, "out of memory");
 	l->fd = l->trace_fd = -1;
 	l->quit_fd[0] = l->quit_fd[1] = -1;
+	l->cancel_fd[0] = l->cancel_fd[1] = -1;
 	l->patience_ms = config->patience_ms ? config->patience_ms : GPU_LINK_PATIENCE_MS;
 	l->events = *events;
 	l->display = (struct gpu_display){ .ops = &link_display_ops, .opaque = l };
@@ -854,7 +857,8 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 
 		l->can_pass = !fstat(l->fd, &st) && S_ISSOCK(st.st_mode);
 	}
-	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || fcntl(l->fd, F_SETFL, O_NONBLOCK)))
+	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || pipe2(l->cancel_fd, O_CLOEXEC) ||
+		     fcntl(l->fd, F_SETFL, O_NONBLOCK)))
 		ret = err_set(err, errno, "cannot set up the renderer link: %s", strerror(errno));
 	if (!ret && link_send_small(l, hello, wire_put_hello(hello, sizeof(hello), config->show)))
 		ret = err_set(err, EPIPE, "the renderer %s (is it running at the other end?)",
@@ -886,6 +890,13 @@ static void link_reap(pid_t child)
 	waitpid(child, NULL, 0);
 }
 
+void gpu_link_cancel(struct gpu_link *l)
+{
+	l->closing = true;
+	if (l->cancel_fd[1] >= 0 && write(l->cancel_fd[1], "c", 1) != 1)
+		shutdown(l->fd, SHUT_WR);	/* the pipe cannot take a byte: fail them so */
+}
+
 void gpu_link_close(struct gpu_link *l)
 {
 	if (!l)
@@ -900,9 +911,12 @@ void gpu_link_close(struct gpu_link *l)
 			shutdown(l->fd, SHUT_RDWR);
 		pthread_join(l->reader, NULL);
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (l->quit_fd[i] >= 0)
 			close(l->quit_fd[i]);
+		if (l->cancel_fd[i] >= 0)
+			close(l->cancel_fd[i]);
+	}
 	if (l->fd >= 0)
 		close(l->fd);
 	if (l->trace_fd >= 0)

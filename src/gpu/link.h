@@ -58,6 +58,14 @@ struct gpu_link_events {
 
 int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_events *events,
 		  struct gpu_link **link, struct errbuf *err);
+/*
+ * Any thread: the end is near. A message waiting for room gives up at once
+ * (-ECANCELED), and so does every later one that would wait, so a thread
+ * blocked on a renderer that takes nothing is free to go. Not a loss: no
+ * lost event. Answers still come until gpu_link_close().
+ */
+void gpu_link_cancel(struct gpu_link *link);
+/* End the link (and reap a spawned renderer: it may take 2 s to finish). */
 void gpu_link_close(struct gpu_link *link);
 
 /* The display the GPU device draws to. */

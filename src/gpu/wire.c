@@ -712,7 +712,25 @@ int wire_read_passed(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg, i
 	return ret == 0 ? -EPROTO : ret;
 }
 
-int wire_write_passing(int fd, const void *data, size_t len, int pass, int patience_ms)
+/*
+ * A non-blocking link is full: wait for room (the renderer paces us), at
+ * most @patience_ms, or until @cancel_fd (if not -1) becomes readable.
+ */
+static int wait_room(int fd, int patience_ms, int cancel_fd)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLOUT },
+			       { .fd = cancel_fd, .events = POLLIN } };
+	int n = poll(p, cancel_fd >= 0 ? 2 : 1, patience_ms);
+
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (n > 0 && cancel_fd >= 0 && p[1].revents)
+		return -ECANCELED;
+	return 0;		/* room, an error write() will report, or EINTR: try again */
+}
+
+int wire_write_passing(int fd, const void *data, size_t len, int pass, int patience_ms,
+		       int cancel_fd)
 {
 	union {
 		struct cmsghdr align;
@@ -729,35 +747,34 @@ int wire_write_passing(int fd, const void *data, size_t len, int pass, int patie
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &pass, sizeof(int));
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int ret;
 
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
 			break;
-		if (errno == EAGAIN && poll(&pfd, 1, patience_ms) == 0)
-			return -ETIMEDOUT;
+		if (errno == EAGAIN && (ret = wait_room(fd, patience_ms, cancel_fd)))
+			return ret;
 	}
 	if (n < 0)
 		return -errno;
 	/* The descriptor went with the first byte; the rest, if any, as usual. */
-	return wire_write_within(fd, (const uint8_t *)data + n, len - (size_t)n, patience_ms);
+	return wire_write_within(fd, (const uint8_t *)data + n, len - (size_t)n, patience_ms,
+				 cancel_fd);
 }
 
-int wire_write_within(int fd, const void *data, size_t len, int patience_ms)
+int wire_write_within(int fd, const void *data, size_t len, int patience_ms, int cancel_fd)
 {
 	const uint8_t *p = data;
 
 	while (len) {
 		ssize_t n = write(fd, p, len);
+		int ret;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			/* A non-blocking link: wait for room (the renderer paces us). */
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, patience_ms) == 0)
-				return -ETIMEDOUT;
+			if ((ret = wait_room(fd, patience_ms, cancel_fd)))
+				return ret;
 			continue;
 		}
 		if (n < 0)
@@ -770,5 +787,5 @@ int wire_write_within(int fd, const void *data, size_t len, int patience_ms)
 
 int wire_write(int fd, const void *data, size_t len)
 {
-	return wire_write_within(fd, data, len, -1);
+	return wire_write_within(fd, data, len, -1, -1);
 }

@@ -249,9 +249,13 @@ int wire_read(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg);
  */
 int wire_read_passed(int fd, uint8_t **buf, size_t *cap, struct wire_msg *msg, int *passed);
 /* Write all of a message with descriptor @pass riding along (a unix socket only). */
-int wire_write_passing(int fd, const void *data, size_t len, int pass, int patience_ms);
+int wire_write_passing(int fd, const void *data, size_t len, int pass, int patience_ms,
+		       int cancel_fd);
 int wire_write(int fd, const void *data, size_t len);
-/* The same, waiting for room at most @patience_ms at a time: -ETIMEDOUT after that. */
-int wire_write_within(int fd, const void *data, size_t len, int patience_ms);
+/*
+ * The same, waiting for room at most @patience_ms at a time: -ETIMEDOUT
+ * after that; -ECANCELED as soon as @cancel_fd (-1: none) is readable.
+ */
+int wire_write_within(int fd, const void *data, size_t len, int patience_ms, int cancel_fd);
 
 #endif

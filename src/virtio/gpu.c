@@ -158,7 +158,8 @@ static struct virtio_gpu *to_gpu(struct virtio_dev *vdev)
 /* A display that fails (the renderer died) is said once; the guest carries on. */
 void gpu_display_result(struct virtio_gpu *g, int ret)
 {
-	if (!ret || g->display_failed)
+	/* -ECANCELED: bmvm is stopping and took the link's patience away (gpu_link_cancel). */
+	if (!ret || ret == -ECANCELED || g->display_failed)
 		return;
 	g->display_failed = true;
 	fprintf(stderr, "bmvm: %s: the display failed (%s); the guest's picture goes nowhere\n",

@@ -1067,28 +1067,42 @@ static void test_link_shared_ram(void **state)
  * lost, and every later call fails at once instead of blocking the GPU
  * device's thread, and bmvm's exit, for ever.
  */
-static void test_link_renderer_takes_nothing(void **state)
+/*
+ * A "renderer" that takes the connection and then reads nothing: the link
+ * to it (config @lc, its renderer set here), its listening socket and its
+ * end of the connection.
+ */
+static struct gpu_link *open_deaf(struct events *e, struct gpu_link_config *lc, const char *name,
+				  int *srv, int *peer)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static char spec[140];
+	struct gpu_link *l;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", tmpdir, name);
+	*srv = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(*srv >= 0);
+	assert_int_equal(bind(*srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(*srv, 1), 0);
+	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
+	lc->renderer = spec;
+	l = open_link_as(e, lc);
+	*peer = accept(*srv, NULL, NULL);	/* and never read */
+	assert_true(*peer >= 0);
+	return l;
+}
+
+static void test_link_renderer_takes_nothing(void **state)
+{
 	struct gpu_link_config lc = { .patience_ms = 200 };
 	struct events e;
 	struct gpu_display *d;
 	struct gpu_link *l;
-	char spec[140];
 	uint8_t *pic = pattern(256, 256);
 	int srv, peer, ret = 0;
 
 	(void)state;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/deaf.sock", tmpdir);
-	srv = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(srv >= 0);
-	assert_int_equal(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(srv, 1), 0);
-	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
-	lc.renderer = spec;
-	l = open_link_as(&e, &lc);
-	peer = accept(srv, NULL, NULL);	/* and never read */
-	assert_true(peer >= 0);
+	l = open_deaf(&e, &lc, "deaf.sock", &srv, &peer);
 	d = gpu_link_display(l);
 	assert_int_equal(d->ops->scanout(d->opaque, 0, 256, 256), 0);
 	/* 256 KiB a frame: the socket's buffers fill within a few. */
@@ -1104,6 +1118,57 @@ static void test_link_renderer_takes_nothing(void **state)
 	close(peer);
 	close(srv);
 	free(pic);
+}
+
+struct sender {
+	struct gpu_link *link;
+	uint8_t *pic;
+	int ret;
+};
+
+/* Frames of 256 KiB until one does not go. */
+static void *send_until_stuck(void *arg)
+{
+	struct sender *s = arg;
+	struct gpu_display *d = gpu_link_display(s->link);
+
+	for (int i = 0; i < 1000 && !s->ret; i++)
+		s->ret = d->ops->present(d->opaque, 0, &(struct gpu_rect){ 0, 0, 256, 256 },
+					 s->pic, 256 * 4);
+	return NULL;
+}
+
+/*
+ * bmvm stopping while a device thread waits on a renderer that takes
+ * nothing: gpu_link_cancel() frees it at once, not after the link's 30 s
+ * of patience, and that is no renderer loss.
+ */
+static void test_link_cancel(void **state)
+{
+	struct gpu_link_config lc = { 0 };
+	struct sender s = { .pic = pattern(256, 256) };
+	struct timespec t0, t1;
+	struct events e;
+	pthread_t t;
+	int srv, peer;
+
+	(void)state;
+	s.link = open_deaf(&e, &lc, "deaf2.sock", &srv, &peer);
+	assert_int_equal(gpu_link_display(s.link)->ops->scanout(gpu_link_display(s.link)->opaque,
+								 0, 256, 256), 0);
+	assert_int_equal(pthread_create(&t, NULL, send_until_stuck, &s), 0);
+	usleep(300000);			/* long enough to fill the socket and wait */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gpu_link_cancel(s.link);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(s.ret, -ECANCELED);
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
+	gpu_link_close(s.link);
+	assert_int_equal(e.lost, 0);
+	close(peer);
+	close(srv);
+	free(s.pic);
 }
 
 static void test_link_bad_renderers(void **state)
@@ -1148,6 +1213,7 @@ int main(void)
 		cmocka_unit_test(test_wire_3d),
 		cmocka_unit_test(test_link_renderer_takes_nothing),
 		cmocka_unit_test(test_link_bad_renderers),
+		cmocka_unit_test(test_link_cancel),
 		cmocka_unit_test(test_wire_shared_ram),
 		cmocka_unit_test(test_link_shared_ram),
 	};
