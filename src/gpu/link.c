@@ -147,10 +147,10 @@ static int link_write(struct gpu_link *l, const uint8_t *msg, size_t len, int pa
 					 l->cancel_fd[0]);
 	else
 		ret = wire_write_within(l->fd, msg, len, (int)l->patience_ms, l->cancel_fd[0]);
-	if (!ret)
-		atomic_fetch_add(&l->sent_bytes, len);
 	if (ret)
 		l->dead = true;
+	else
+		atomic_fetch_add(&l->sent_bytes, len);
 	if (ret == -ETIMEDOUT) {
 		char why[96];
 

@@ -616,7 +616,6 @@ int wire_parse_close(const struct wire_msg *m)
 
 /* ---- stream I/O ----------------------------------------------------------- */
 
-/* Read exactly @len bytes: 1, 0 at end of stream before any byte, -errno. */
 /* Keep the first descriptor of @msg's ancillary data in *@passed; close the others. */
 static void take_passed(struct msghdr *msg, int *passed)
 {
@@ -662,6 +661,7 @@ static ssize_t read_some(int fd, uint8_t *p, size_t len, int *passed, bool *sock
 	return n;
 }
 
+/* Read exactly @len bytes: 1, 0 at end of stream before any byte, -errno. */
 static int read_full(int fd, uint8_t *p, size_t len, int *passed)
 {
 	bool socket = true;

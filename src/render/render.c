@@ -363,10 +363,9 @@ const uint8_t *render_blob(struct render *r, uint32_t ctx_id, uint32_t resource,
 	struct render_context *c = render_ctx_find(r, ctx_id);
 	struct render_blob_view *v = c ? c->views : NULL;
 	struct render_blob *b = c ? c->blobs : NULL;
-
-	/* The newest of what covers the range: a view, or the copy. */
 	const uint8_t *best = NULL;
 
+	/* The newest of what covers the range: a view, or the copy. */
 	for (; v; v = v->next)
 		if (v->resource == resource && offset >= v->offset &&
 		    (uint64_t)offset + size <= (uint64_t)v->offset + v->len &&

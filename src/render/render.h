@@ -113,7 +113,7 @@ struct render {
 	struct { uint32_t ctx, submit; } paced[RENDER_MAX_PACED];
 	unsigned nr_paced;
 	uint64_t blob_gen;		/* the last render_blob.gen given */
-	/* Guest RAM, mapped read-only, when bmvm shares it (WIRE_RAM); else NULL. */
+	/* Guest RAM when bmvm shares it (WIRE_RAM), mapped read-only by the session; else NULL. */
 	const uint8_t *ram;
 	uint64_t ram_size;
 };

@@ -54,9 +54,8 @@ void session_init(struct session *s, int fd, bool verbose)
 void session_fini(struct session *s)
 {
 	render_fini(&s->r);
-	if (s->ram)
-		munmap(s->ram, s->ram_size);
-	s->ram = NULL;
+	if (s->r.ram)
+		munmap((void *)s->r.ram, s->r.ram_size);	/* the session maps it, the core reads it */
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->write_lock);
 	free(s->buf);
@@ -82,7 +81,7 @@ static int session_map_ram(struct session *s, int fd, uint64_t size)
 
 	if (fd < 0)
 		return -EBADF;
-	if (s->ram)
+	if (s->r.ram)
 		return -EBUSY;		/* blob views point into the first */
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size ||
 	    size > SIZE_MAX)
@@ -93,8 +92,6 @@ static int session_map_ram(struct session *s, int fd, uint64_t size)
 	ram = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (ram == MAP_FAILED)
 		return -errno;
-	s->ram = ram;
-	s->ram_size = size;
 	s->r.ram = ram;
 	s->r.ram_size = size;
 	return 0;

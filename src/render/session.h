@@ -27,8 +27,6 @@ struct session {
 	bool send_failed;		/* under write_lock */
 	uint8_t *buf;			/* the message being read */
 	size_t cap;
-	void *ram;			/* guest RAM shared by bmvm (WIRE_RAM), mapped read-only */
-	uint64_t ram_size;
 	/* Called, lock not held, after a message that changes the picture or the show mode. */
 	void (*changed)(void *opaque);
 	void *changed_opaque;

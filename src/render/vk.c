@@ -1346,9 +1346,10 @@ static void create_texture(struct vk_context *ctx, const struct bmgpu_create_tex
 }
 
 /*
- * Copy a blob-backed buffer's bytes from the store when they changed since
- * it last did; between full barriers of the caller's. false when the store
- * lacks them or there is no staging memory.
+ * Copy a blob-backed buffer's bytes from where the renderer core has them
+ * (its copy of what bmvm sent, or the guest RAM bmvm shares) when they
+ * changed since it last did; between full barriers of the caller's. false
+ * when the core lacks them or there is no staging memory.
  */
 static bool blob_refresh(struct vk_context *ctx, struct buffer *b)
 {
@@ -1407,7 +1408,7 @@ static void create_buffer(struct vk_context *ctx, const struct bmgpu_create_buff
 	obj_insert(ctx, o);
 	if (!c->blob_resource)
 		return;
-	/* Its contents are the blob's guest memory, which bmvm sent before this submit. */
+	/* Its contents are the blob's guest memory, sent or shared before this submit. */
 	o->buf.blob = c->blob_resource;
 	o->buf.blob_offset = c->blob_offset;
 	ctx->nr_blob_buffers++;
