@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "api/ctl.h"
-#include "core/config.h"
-#include "core/vm.h"
+#include "vmm/config.h"
+#include "vmm/vm.h"
 
 /*
  * With stdin, stdout or stderr closed, the next open() would take its

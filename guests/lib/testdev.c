@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Ending a guest. bmvm's testdev gives an exit status; elsewhere (QEMU, for
+ * Ending a guest. bmvm's exit call or its testdev give an exit status; elsewhere (QEMU, for
  * a dry run) there is no testdev, so we say what the status would have been
  * and power off through PSCI instead.
  */
 #include "bm.h"
+#include "bmvm/smccc.h"
 
 enum { UNKNOWN, PRESENT, ABSENT };
 
@@ -49,6 +50,12 @@ void bm_reset(void)
 void bm_exit(int status)
 {
 	if (bm_testdev_present()) {
+		/*
+		 * bmvm's exit call first (no MMIO exit to decode); where the
+		 * accelerator cannot hand it to bmvm (KVM before Linux 6.4) it
+		 * returns NOT_SUPPORTED, and the test device ends the run.
+		 */
+		bm_hvc(BMVM_SMCCC_EXIT, (u32)status & 0xff, 0, 0);
 		writel(status, BM_TESTDEV_BASE + BM_TESTDEV_EXIT);
 		bm_halt();	/* never power off: that would say "0" */
 	}

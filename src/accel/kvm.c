@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Linux KVM on arm64: the VM, its memory slot, the in-kernel vGICv3, and
- * vCPUs with in-kernel PSCI. Data aborts without a valid syndrome come to us
- * (KVM_CAP_ARM_NISV_TO_USER) for the arch emulator. A kick is a signal plus
- * kvm_run.immediate_exit, so a kick that races with KVM_RUN is never lost.
+ * Linux KVM on arm64: the VM, its memory slot, the in-kernel vGICv3 and the
+ * vCPUs. PSCI and bmvm's own SMCCC calls come to bmvm through KVM's SMCCC
+ * filter (Linux 6.4+), as every call does under Hypervisor.framework; older
+ * kernels answer PSCI themselves. Data aborts without a valid syndrome come
+ * to us too (KVM_CAP_ARM_NISV_TO_USER) for the arch emulator. A kick is a
+ * signal plus kvm_run.immediate_exit, so a kick that races with KVM_RUN is
+ * never lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,15 +21,41 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "accel/accel.h"
+#include "accel/arm64.h"
 
 #define KICK_SIGNAL	SIGUSR2
+
+/*
+ * KVM's SMCCC filter (Linux 6.4, arch/arm64/include/uapi/asm/kvm.h); Debian
+ * 12's headers are 6.1's, so the ABI's values are spelled out here.
+ */
+#ifndef KVM_ARM_VM_SMCCC_CTRL
+#define KVM_ARM_VM_SMCCC_CTRL		0
+#define KVM_ARM_VM_SMCCC_FILTER		0
+#define KVM_SMCCC_FILTER_FWD_TO_USER	2
+struct kvm_smccc_filter {
+	__u32 base;
+	__u32 nr_functions;
+	__u8 action;
+	__u8 pad[15];
+};
+#endif
+
+/* PSCI's function ids: SMC32 and SMC64 ranges (Arm DEN 0022). */
+#define PSCI_FN32_FIRST		0x84000000u
+#define PSCI_FN64_FIRST		0xc4000000u
+#define PSCI_FN_COUNT		0x20u
+
+/* ESR_EL2 of an HVC64 #0 (EC 0x16, IL): how a forwarded SMCCC call is reported. */
+#define ESR_HVC64_IMM0		((0x16ULL << 26) | (1ULL << 25))
 
 struct accel {
 	int kvm_fd, vm_fd, gic_fd;
 	int run_size;
 	struct kvm_vcpu_init target;
 	struct accel_config config;
+	struct accel_arm64_config arm64;
+	bool psci_in_kernel;	/* the SMCCC filter could not forward PSCI */
 };
 
 struct accel_vcpu {
@@ -94,8 +123,8 @@ static int kvm_set_gic_attr(struct accel *a, uint32_t group, uint64_t attr, void
 static int kvm_create_gic(struct accel *a, struct errbuf *err)
 {
 	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
-	uint64_t dist = a->config.gic_dist_base, redist = a->config.gic_redist_base;
-	uint32_t nr_irqs = a->config.gic_nr_irqs;
+	uint64_t dist = a->arm64.gic_dist_base, redist = a->arm64.gic_redist_base;
+	uint32_t nr_irqs = a->arm64.gic_nr_irqs;
 	int ret;
 
 	if (ioctl(a->vm_fd, KVM_CREATE_DEVICE, &cd))
@@ -129,6 +158,48 @@ static int kvm_open(struct accel *a, struct errbuf *err)
 	return 0;
 }
 
+/* Have KVM hand the SMCCC calls [base, base + count) to bmvm. 0, or -errno. */
+static int kvm_smccc_forward(struct accel *a, uint32_t base, uint32_t count)
+{
+	struct kvm_smccc_filter filter = {
+		.base = base, .nr_functions = count, .action = KVM_SMCCC_FILTER_FWD_TO_USER,
+	};
+	struct kvm_device_attr da = {
+		.group = KVM_ARM_VM_SMCCC_CTRL, .attr = KVM_ARM_VM_SMCCC_FILTER,
+		.addr = (uint64_t)(uintptr_t)&filter,
+	};
+
+	return ioctl(a->vm_fd, KVM_SET_DEVICE_ATTR, &da) ? -errno : 0;
+}
+
+/*
+ * PSCI in bmvm (psci.c, the code Hypervisor.framework runs on) wherever KVM
+ * can forward it: Linux 6.4+. Before that, KVM's own PSCI answers (ENXIO:
+ * no SMCCC filter), and says so in GET /vm/inspect. bmvm's vendor calls are
+ * forwarded where KVM lets us; a guest finds out by calling them.
+ */
+static int kvm_setup_psci(struct accel *a, struct errbuf *err)
+{
+	const struct accel_arm64_config *c = &a->arm64;
+	int ret;
+
+	a->psci_in_kernel = true;
+	if (!c->psci_to_vmm)
+		return 0;
+	ret = kvm_smccc_forward(a, PSCI_FN32_FIRST, PSCI_FN_COUNT);
+	if (ret == -ENXIO || ret == -EINVAL)
+		return 0;	/* no SMCCC filter on this kernel */
+	if (!ret)
+		ret = kvm_smccc_forward(a, PSCI_FN64_FIRST, PSCI_FN_COUNT);
+	if (ret)
+		return err_set(err, -ret, "cannot forward PSCI calls to bmvm (KVM's SMCCC "
+			       "filter): %s; BMVM_PSCI=kernel leaves them to KVM", strerror(-ret));
+	a->psci_in_kernel = false;
+	if (c->vendor_calls_count)
+		kvm_smccc_forward(a, c->vendor_calls_base, c->vendor_calls_count);
+	return 0;
+}
+
 static int kvm_setup(struct accel *a, struct errbuf *err)
 {
 	struct kvm_enable_cap nisv = { .cap = KVM_CAP_ARM_NISV_TO_USER };
@@ -148,6 +219,8 @@ static int kvm_setup(struct accel *a, struct errbuf *err)
 		return err_set(err, errno, "cannot enable KVM_CAP_ARM_NISV_TO_USER: %s",
 			       strerror(errno));
 	ret = kvm_create_gic(a, err);
+	if (!ret)
+		ret = kvm_setup_psci(a, err);
 	if (ret)
 		return ret;
 	sigemptyset(&sa.sa_mask);
@@ -166,6 +239,8 @@ int accel_create(struct accel **accel, const struct accel_config *config,
 		return err_set(err, ENOMEM, "out of memory");
 	a->kvm_fd = a->vm_fd = a->gic_fd = -1;
 	a->config = *config;
+	a->arm64 = *config->arm64;
+	a->config.arm64 = &a->arm64;
 	ret = kvm_setup(a, err);
 	if (ret) {
 		accel_destroy(a);
@@ -206,8 +281,9 @@ static int kvm_vcpu_init(struct accel_vcpu *v)
 
 	memset(init.features, 0, sizeof(init.features));
 	init.features[0] = 1u << KVM_ARM_VCPU_PSCI_0_2;
-	if (v->index)
-		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;	/* until PSCI CPU_ON */
+	/* KVM's PSCI holds secondaries off until CPU_ON; bmvm's holds them itself. */
+	if (v->index && v->accel->psci_in_kernel)
+		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
 	return ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) ? -errno : 0;
 }
 
@@ -317,6 +393,16 @@ static void kvm_translate_exit(struct accel_vcpu *v, struct accel_exit *exit)
 	case KVM_EXIT_INTR:
 		exit->reason = ACCEL_EXIT_KICKED;
 		return;
+	case KVM_EXIT_HYPERCALL:
+		/*
+		 * An SMCCC call the filter forwards. KVM has already stepped the
+		 * PC over the call (over an SMC too, as an HVC's return address
+		 * is), so both conduits read as the HVC #0 the device tree names.
+		 */
+		exit->reason = ACCEL_EXIT_EXCEPTION;
+		exit->exception.esr = ESR_HVC64_IMM0;
+		exit->exception.far = exit->exception.ipa = 0;
+		return;
 	}
 	exit->reason = ACCEL_EXIT_UNKNOWN;
 	exit->code = run->exit_reason;
@@ -359,6 +445,8 @@ static uint64_t kvm_reg_id(enum accel_reg reg)
 	case ACCEL_REG_PC:	  return CORE_REG(regs.pc);
 	case ACCEL_REG_PSTATE:	  return CORE_REG(regs.pstate);
 	case ACCEL_REG_SP_EL1:	  return CORE_REG(sp_el1);
+	case ACCEL_REG_ELR_EL1:	  return CORE_REG(elr_el1);
+	case ACCEL_REG_SPSR_EL1:  return CORE_REG(spsr[KVM_SPSR_EL1]);
 	case ACCEL_REG_MPIDR_EL1: return ARM64_SYS_REG(3, 0, 0, 0, 5);
 	case ACCEL_REG_SCTLR_EL1: return ARM64_SYS_REG(3, 0, 1, 0, 0);
 	case ACCEL_REG_TCR_EL1:	  return ARM64_SYS_REG(3, 0, 2, 0, 2);
@@ -390,15 +478,6 @@ int accel_vcpu_set_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t val)
 	if (!r.id)
 		return -EINVAL;
 	return ioctl(v->fd, KVM_SET_ONE_REG, &r) ? -errno : 0;
-}
-
-int accel_vcpu_inject_abort(struct accel_vcpu *v)
-{
-	struct kvm_vcpu_events events = { 0 };
-
-	/* KVM_CAP_ARM_INJECT_EXT_DABT: valid right after KVM_EXIT_ARM_NISV. */
-	events.exception.ext_dabt_pending = 1;
-	return ioctl(v->fd, KVM_SET_VCPU_EVENTS, &events) ? -errno : 0;
 }
 
 void accel_vcpu_kick(struct accel_vcpu *v)
@@ -458,20 +537,20 @@ static int gic_reset_banks(struct accel *a, uint32_t group, uint64_t attr_base,
 
 int accel_irqchip_reset(struct accel *a, struct errbuf *err)
 {
-	unsigned spi_banks = a->config.gic_nr_irqs / 32;
+	unsigned spi_banks = a->arm64.gic_nr_irqs / 32;
 	int ret;
 
 	ret = gic_write(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_CTLR, 0);
 	if (!ret)
 		ret = gic_reset_banks(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, 1, spi_banks);
-	for (unsigned i = 32; i < a->config.gic_nr_irqs && !ret; i++) {
+	for (unsigned i = 32; i < a->arm64.gic_nr_irqs && !ret; i++) {
 		ret = gic_write(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_IROUTER + 8 * i, 0);
 		if (!ret)
 			ret = gic_write(a, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, GICD_IROUTER + 8 * i + 4, 0);
 	}
 	/* SGIs and PPIs live in each vCPU's redistributor, named by its affinity. */
 	for (unsigned c = 0; c < a->config.nr_cpus && !ret; c++) {
-		uint64_t mpidr = a->config.cpu_mpidr(c);
+		uint64_t mpidr = a->arm64.mpidr[c];
 		uint64_t aff = ((mpidr >> 8) & 0xff000000) | (mpidr & 0xffffff);
 
 		ret = gic_reset_banks(a, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
@@ -502,7 +581,7 @@ static int kvm_get_gic_attr(struct accel *a, uint32_t group, uint64_t attr, void
 int accel_vcpu_gic_state(struct accel_vcpu *v, struct accel_gic_cpu_state *st)
 {
 	struct accel *a = v->accel;
-	uint64_t mpidr = a->config.cpu_mpidr(v->index);
+	uint64_t mpidr = a->arm64.mpidr[v->index];
 	uint64_t aff = ((mpidr >> 8) & 0xff000000) | (mpidr & 0xffffff);
 	/* Both groups name the vCPU by affinity in bits 63:32 (Aff3.Aff2.Aff1.Aff0). */
 	uint64_t redist = aff << 32, cpuif = aff << 32;
@@ -565,8 +644,7 @@ bool accel_vcpu_powered_off(struct accel_vcpu *v)
 	return ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 && mp.mp_state == KVM_MP_STATE_STOPPED;
 }
 
-bool accel_has_psci(const struct accel *a)
+bool accel_psci_in_kernel(const struct accel *a)
 {
-	(void)a;
-	return true;
+	return a->psci_in_kernel;
 }

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "accel/accel.h"
+#include "accel/arm64.h"
 
 const char *accel_name(void)
 {
@@ -74,12 +74,6 @@ int accel_vcpu_set_reg(struct accel_vcpu *vcpu, enum accel_reg reg, uint64_t val
 
 void accel_vcpu_kick(struct accel_vcpu *vcpu) { (void)vcpu; }
 
-int accel_vcpu_inject_abort(struct accel_vcpu *vcpu)
-{
-	(void)vcpu;
-	return -ENOSYS;
-}
-
 int accel_irqchip_reset(struct accel *accel, struct errbuf *err)
 {
 	(void)accel;
@@ -117,7 +111,7 @@ int accel_vcpu_gic_state(struct accel_vcpu *vcpu, struct accel_gic_cpu_state *st
 	return -ENOTSUP;
 }
 
-bool accel_has_psci(const struct accel *accel)
+bool accel_psci_in_kernel(const struct accel *accel)
 {
 	(void)accel;
 	return false;

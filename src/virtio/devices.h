@@ -9,6 +9,7 @@
  * returns -errno with one actionable line in @err.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +25,46 @@ struct virtio_env {
 	struct gpu_display *display;	/* virtio-gpu: where its picture goes; NULL: nowhere */
 };
 
+
 typedef int virtio_create_fn(const struct device_slot *slot, const struct virtio_env *env,
 			     const char *arg, struct device **dev, struct errbuf *err);
+
+/*
+ * The device table: every virtio device bmvm offers, one line each in
+ * devices.c. The command line (vmm/config.c) and the machine (arch/) both
+ * read it, so adding a device is its file plus that line.
+ */
+enum vdev_kind {
+	VDEV_9P,
+	VDEV_KEYBOARD,
+	VDEV_TABLET,
+	VDEV_BLK,
+	VDEV_NET,
+	VDEV_CONSOLE,
+	VDEV_RNG,
+	VDEV_BALLOON,
+	VDEV_GPU,
+	VDEV_NR_KINDS,
+};
+
+struct vdev_type {
+	const char *name;	/* as device_stats and the API name it: "virtio-blk" */
+	const char *option;	/* --OPTION VALUE adds one (NULL: no such option) */
+	const char *usage;	/* its lines in --help, after the option's first line */
+	const char *off_option;	/* --OFF_OPTION leaves a default device out (NULL: none) */
+	bool by_default;	/* there unless --OFF_OPTION */
+	unsigned max;		/* at most this many (0: as many as there are slots) */
+	int home_slot;		/* where the first one sits (-1: the next free slot) */
+	virtio_create_fn *create;
+};
+
+extern const struct vdev_type vdev_types[VDEV_NR_KINDS];
+
+/* One device the command line asks for, in command-line order. */
+struct vdev_spec {
+	enum vdev_kind kind;
+	const char *arg;	/* the option's value as given; the device parses it */
+};
 
 virtio_create_fn virtio_9p_create;
 virtio_create_fn virtio_blk_create;

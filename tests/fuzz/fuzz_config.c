@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "vmm/config.h"
 
 #define MAX_ARGS 32
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/config.h"
+#include "vmm/config.h"
 
 #define ARGV(...) ((char *[]){ "bmvm", __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ "bmvm", __VA_ARGS__ }) / sizeof(char *)))

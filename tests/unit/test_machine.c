@@ -14,13 +14,39 @@
 #include <libfdt.h>
 
 #include "arch/arm64/machine.h"
-#include "core/vm.h"
+#include "core/bus.h"
+#include "core/guest_mem.h"
 
 struct fixture {
-	struct vm vm;
-	struct vm_config config;
+	struct machine_params params;
+	struct machine *m;
+	struct guest_mem mem;
+	struct bus bus;
 	char kernel[64], initrd[64];
 };
+
+/* Nothing here runs a guest, so the machine never reports anything up. */
+static void event_exit(void *opaque, int status)
+{
+	(void)opaque;
+	fail_msg("unexpected exit %d", status);
+}
+
+static void event_console_room(void *opaque)
+{
+	(void)opaque;
+}
+
+static unsigned event_resets(void *opaque)
+{
+	(void)opaque;
+	return 0;
+}
+
+static int create(struct fixture *f, struct errbuf *e)
+{
+	return machine_create(&f->m, &f->params, e);
+}
 
 static void write_file(char *path, size_t size, uint8_t fill)
 {
@@ -52,12 +78,11 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	write_file(f->kernel, 8192, 0x5a);
-	f->config = (struct vm_config){ .kernel_path = f->kernel, .format = KERNEL_FORMAT_RAW,
-					.nr_cpus = 3, .ram_mib = 64, .cmdline = "console=ttyAMA0" };
-	f->vm.config = &f->config;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	pthread_cond_init(&f->vm.cond, NULL);
-	assert_int_equal(pipe(f->vm.wake_pipe), 0);
+	f->params = (struct machine_params){
+		.kernel_path = f->kernel, .format = KERNEL_FORMAT_RAW, .nr_cpus = 3,
+		.ram_bytes = 64 << 20, .cmdline = "console=ttyAMA0", .mem = &f->mem, .bus = &f->bus,
+		.events = { event_exit, event_console_room, event_resets, f },
+	};
 	*state = f;
 	return 0;
 }
@@ -66,13 +91,11 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	machine_destroy(&f->vm);
+	machine_destroy(f->m);
 	if (f->kernel[0])
 		unlink(f->kernel);
 	if (f->initrd[0])
 		unlink(f->initrd);
-	close(f->vm.wake_pipe[0]);
-	close(f->vm.wake_pipe[1]);
 	free(f);
 	return 0;
 }
@@ -102,9 +125,9 @@ static void test_dtb_describes_machine(void **state)
 	const void *fdt, *p;
 	int len;
 
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
-	fdt = f->vm.machine->fdt;
+	assert_int_equal(create(f, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), 0);
+	fdt = f->m->fdt;
 	assert_int_equal(fdt_check_header(fdt), 0);
 
 	p = prop(fdt, "/memory@40000000", "reg", &len);
@@ -150,12 +173,12 @@ static void test_load_places_kernel_initrd_dtb(void **state)
 	int len;
 
 	write_file(f->initrd, 100000, 0xc3);
-	f->config.initrd_path = f->initrd;
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
-	assert_int_equal(machine_load(&f->vm, &e), 0);
-	m = f->vm.machine;
-	ram = f->vm.mem.host;
+	f->params.initrd_path = f->initrd;
+	assert_int_equal(create(f, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), 0);
+	assert_int_equal(machine_load(f->m, &e), 0);
+	m = f->m;
+	ram = f->mem.host;
 
 	assert_int_equal(m->kernel.entry, 0x40080000);
 	assert_int_equal(ram[0x80000], 0x5a);
@@ -183,20 +206,20 @@ static void test_reset_reloads_kernel(void **state)
 	struct errbuf e;
 	uint8_t *ram;
 
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
-	assert_int_equal(machine_load(&f->vm, &e), 0);
-	ram = f->vm.mem.host;
+	assert_int_equal(create(f, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), 0);
+	assert_int_equal(machine_load(f->m, &e), 0);
+	ram = f->mem.host;
 	assert_int_equal(ram[0x80000], 0x5a);
 
 	rewrite_file(f->kernel, 4096, 0x77);	/* as cp over the old kernel does */
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), 0);
-	assert_int_equal(machine_load(&f->vm, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), 0);
+	assert_int_equal(machine_load(f->m, &e), 0);
 	assert_int_equal(ram[0x80000], 0x77);
 	assert_int_equal(ram[0x80000 + 4096], 0);	/* RAM was zeroed: no stale tail */
 
 	unlink(f->kernel);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), -ENOENT);
+	assert_int_equal(machine_prepare_boot(f->m, &e), -ENOENT);
 	f->kernel[0] = 0;
 }
 
@@ -206,9 +229,9 @@ static void test_initrd_too_big(void **state)
 	struct errbuf e;
 
 	write_file(f->initrd, 63 << 20, 1);
-	f->config.initrd_path = f->initrd;
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), -ENOMEM);
+	f->params.initrd_path = f->initrd;
+	assert_int_equal(create(f, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), -ENOMEM);
 	assert_non_null(strstr(e.msg, "use a larger --ram"));
 }
 
@@ -217,9 +240,9 @@ static void test_missing_kernel(void **state)
 	struct fixture *f = *state;
 	struct errbuf e;
 
-	f->config.kernel_path = "/nonexistent/kernel";
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), -ENOENT);
+	f->params.kernel_path = "/nonexistent/kernel";
+	assert_int_equal(create(f, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), -ENOENT);
 	assert_non_null(strstr(e.msg, "cannot open kernel '/nonexistent/kernel'"));
 }
 
@@ -228,9 +251,9 @@ static void test_kernel_not_regular(void **state)
 	struct fixture *f = *state;
 	struct errbuf e;
 
-	f->config.kernel_path = "/tmp";
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_int_equal(machine_prepare_boot(&f->vm, &e), -EINVAL);
+	f->params.kernel_path = "/tmp";
+	assert_int_equal(create(f, &e), 0);
+	assert_int_equal(machine_prepare_boot(f->m, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "not a regular file"));
 }
 
@@ -239,9 +262,9 @@ static void test_unknown_format_refused(void **state)
 	struct fixture *f = *state;
 	struct errbuf e;
 
-	f->config.format = KERNEL_FORMAT_AUTO;	/* 0x5a bytes: neither ELF nor Image */
-	assert_int_equal(machine_create(&f->vm, &e), 0);
-	assert_true(machine_prepare_boot(&f->vm, &e) < 0);
+	f->params.format = KERNEL_FORMAT_AUTO;	/* 0x5a bytes: neither ELF nor Image */
+	assert_int_equal(create(f, &e), 0);
+	assert_true(machine_prepare_boot(f->m, &e) < 0);
 	assert_non_null(strstr(e.msg, "--format raw"));
 }
 

@@ -145,6 +145,7 @@ static void test_cpu_on_pending_then_start(void **state)
 {
 	struct psci_cpus *p = *state;
 	uint64_t entry = 0, context = 0;
+	unsigned seen = 0;
 	struct call c;
 
 	/* CPU 17 is Aff1 = 1, Aff0 = 1. */
@@ -163,7 +164,7 @@ static void test_cpu_on_pending_then_start(void **state)
 	assert_int_equal(c.ev.kind, PSCI_EVENT_NONE);
 
 	/* The target's thread finds it pending at once and takes the first request's values. */
-	assert_int_equal(psci_cpu_wait(p, 17), 0);
+	assert_int_equal(psci_cpu_wait(p, 17, &seen), 0);
 	assert_int_equal(psci_cpu_start(p, 17, &entry, &context), 0);
 	assert_int_equal(entry, ENTRY);
 	assert_int_equal(context, 0xfeedfacecafebeefULL);
@@ -306,16 +307,16 @@ static void test_reset(void **state)
 	struct psci_cpus *p = *state;
 
 	assert_int_equal(call_ret(p, 0, PSCI_FN64_CPU_ON, 5, ENTRY, 0), 0);
+	unsigned seen = 0;
+
 	call4(p, 0, PSCI_FN_CPU_OFF, 0, 0, 0);
-	psci_cpus_stop(p);
 	psci_cpus_reset(p);
 	assert_int_equal(psci_cpu_power(p, 0), PSCI_POWER_ON);
 	assert_int_equal(psci_cpu_power(p, 5), PSCI_POWER_OFF);
-	/* No longer stopped: a pending CPU's wait succeeds again. */
 	assert_int_equal(call_ret(p, 0, PSCI_FN64_CPU_ON, 5, ENTRY, 0), 0);
-	assert_int_equal(psci_cpu_wait(p, 5), 0);
-	assert_int_equal(psci_cpu_wait(p, 0), 0);	/* an ON CPU does not wait */
-	assert_int_equal(psci_cpu_wait(p, NR_CPUS), -EINVAL);
+	assert_int_equal(psci_cpu_wait(p, 5, &seen), 0);
+	assert_int_equal(psci_cpu_wait(p, 0, &seen), 0);	/* an ON CPU does not wait */
+	assert_int_equal(psci_cpu_wait(p, NR_CPUS, &seen), -EINVAL);
 }
 
 /* ---- threads ---------------------------------------------------------- */
@@ -324,6 +325,7 @@ struct waiter {
 	struct psci_cpus *p;
 	unsigned index;
 	int wait_ret, start_ret;
+	unsigned seen;		/* kicks this waiter has seen */
 	uint64_t entry, context;
 };
 
@@ -331,7 +333,7 @@ static void *waiter_main(void *arg)
 {
 	struct waiter *w = arg;
 
-	w->wait_ret = psci_cpu_wait(w->p, w->index);
+	w->wait_ret = psci_cpu_wait(w->p, w->index, &w->seen);
 	if (!w->wait_ret)
 		w->start_ret = psci_cpu_start(w->p, w->index, &w->entry, &w->context);
 	return NULL;
@@ -355,7 +357,7 @@ static void test_thread_turned_on(void **state)
 	nap();	/* let it block first: the wake-up, not the fast path, is under test */
 	ret = call_ret(p, 0, PSCI_FN64_CPU_ON, 0x100, ENTRY + 0x40, 0xabcd);
 	if (ret)
-		psci_cpus_stop(p);	/* never leave the thread blocked */
+		psci_cpus_kick(p);	/* never leave the thread blocked */
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(ret, 0);
 	assert_int_equal(w.wait_ret, 0);
@@ -365,26 +367,30 @@ static void test_thread_turned_on(void **state)
 	assert_int_equal(psci_cpu_power(p, 16), PSCI_POWER_ON);
 }
 
-static void test_stop_releases_waiters(void **state)
+static void test_kick_releases_waiters(void **state)
 {
 	struct psci_cpus *p = *state;
 	struct waiter w[3];
 	pthread_t t[3];
+	unsigned seen = 0;
 
 	for (unsigned i = 0; i < 3; i++) {
 		w[i] = (struct waiter){ .p = p, .index = i + 1, .wait_ret = 1 };
 		assert_int_equal(pthread_create(&t[i], NULL, waiter_main, &w[i]), 0);
 	}
 	nap();
-	psci_cpus_stop(p);
+	psci_cpus_kick(p);
 	for (unsigned i = 0; i < 3; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
-		assert_int_equal(w[i].wait_ret, -ECANCELED);
+		assert_int_equal(w[i].wait_ret, -EINTR);
+		assert_int_equal(w[i].seen, 1);
 	}
-	/* Stopped stays stopped: a later wait returns at once, even when pending. */
-	assert_int_equal(psci_cpu_wait(p, 4), -ECANCELED);
+	/* A kick that came before the wait is not lost: it wakes the first wait after it. */
+	assert_int_equal(psci_cpu_wait(p, 4, &seen), -EINTR);
+	assert_int_equal(seen, 1);
+	/* Once seen, it no longer wakes anyone: a pending CPU's wait succeeds. */
 	assert_int_equal(call_ret(p, 0, PSCI_FN64_CPU_ON, 4, ENTRY, 0), 0);
-	assert_int_equal(psci_cpu_wait(p, 4), -ECANCELED);
+	assert_int_equal(psci_cpu_wait(p, 4, &seen), 0);
 }
 
 int main(void)
@@ -401,7 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_system_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_turned_on, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stop_releases_waiters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kick_releases_waiters, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/vm.h"
+#include "vmm/vm.h"
 
 #define NR	6
 

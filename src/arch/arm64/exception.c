@@ -206,6 +206,7 @@ static void psci_to_action(const struct psci_event *ev, struct arm64_exit_action
 		[PSCI_EVENT_CPU_OFF] = ARM64_ACTION_CPU_OFF,
 		[PSCI_EVENT_SYSTEM_OFF] = ARM64_ACTION_SYSTEM_OFF,
 		[PSCI_EVENT_SYSTEM_RESET] = ARM64_ACTION_SYSTEM_RESET,
+		[PSCI_EVENT_EXIT] = ARM64_ACTION_EXIT,
 	};
 
 	action->kind = kind[ev->kind];
@@ -259,6 +260,80 @@ static int exc_wfx(struct arm64_cpu_state *cpu, uint64_t esr, struct arm64_exit_
 	action->kind = ARM64_ACTION_IDLE;
 	skip_insn(cpu);
 	return 0;
+}
+
+/* PSTATE and SCTLR_EL1 bits that exception entry reads or sets. */
+#define PSTATE_M_MASK		0x1fULL		/* M[4:0]: nRW and the EL/SP mode */
+#define PSTATE_NRW		(1ULL << 4)	/* AArch32 */
+#define PSTATE_EL1H		0x5ULL
+#define PSTATE_DAIF		(0xfULL << 6)
+#define PSTATE_SSBS		(1ULL << 12)
+#define PSTATE_PAN		(1ULL << 22)
+#define PSTATE_DIT		(1ULL << 24)
+#define PSTATE_NZCV		(0xfULL << 28)
+#define SCTLR_SPAN		(1ULL << 23)
+#define SCTLR_DSSBS		(1ULL << 44)
+
+/* Vector offsets from VBAR_EL1 for a synchronous exception (Arm ARM D1.10.2). */
+#define VECTOR_CUR_SP0		0x000
+#define VECTOR_CUR_SPX		0x200
+#define VECTOR_LOW_A64		0x400
+#define VECTOR_LOW_A32		0x600
+
+static unsigned pstate_el(uint64_t pstate)
+{
+	return pstate & PSTATE_NRW ? 0 : (unsigned)(pstate >> 2) & 3;
+}
+
+static uint64_t vector_offset(uint64_t pstate)
+{
+	if (pstate & PSTATE_NRW)
+		return VECTOR_LOW_A32;
+	if (pstate_el(pstate) == 0)
+		return VECTOR_LOW_A64;
+	return pstate & 1 ? VECTOR_CUR_SPX : VECTOR_CUR_SP0;
+}
+
+void arm64_exception_enter(const struct arm64_cpu_state *cpu, uint64_t vbar, uint64_t esr,
+			   uint64_t far, struct arm64_exception_entry *e)
+{
+	uint64_t old = cpu->pstate, pstate;
+
+	/*
+	 * EL1h with D, A, I and F masked. The flags and DIT carry over; PAN is
+	 * set unless SCTLR_EL1.SPAN says leave it; SSBS takes SCTLR_EL1.DSSBS;
+	 * SS, IL, BTYPE and UAO are cleared (by not being copied).
+	 */
+	pstate = (old & (PSTATE_NZCV | PSTATE_DIT | PSTATE_PAN)) | PSTATE_DAIF | PSTATE_EL1H;
+	if (!(cpu->sctlr_el1 & SCTLR_SPAN))
+		pstate |= PSTATE_PAN;
+	if (cpu->sctlr_el1 & SCTLR_DSSBS)
+		pstate |= PSTATE_SSBS;
+	*e = (struct arm64_exception_entry){
+		.pc = (vbar & ~0x7ffULL) + vector_offset(old),
+		.pstate = pstate,
+		.elr = cpu->pc,
+		.spsr = old,
+		.esr = esr,
+		.far = far,
+	};
+}
+
+#define DFSC_SYNC_EXTERNAL	0x10	/* not on a translation table walk */
+#define ISS_DABT_WNR		(1ULL << 6)
+#define ISS_DABT_FNV		(1ULL << 10)
+
+uint64_t arm64_esr_external_dabt(uint64_t pstate, bool write, bool far_valid)
+{
+	uint64_t ec = pstate_el(pstate) == 0 ? ARM64_EC_DABT_LOW : ARM64_EC_DABT_CUR;
+
+	return ec << ARM64_ESR_EC_SHIFT | ARM64_ESR_IL | DFSC_SYNC_EXTERNAL |
+	       (write ? ISS_DABT_WNR : 0) | (far_valid ? 0 : ISS_DABT_FNV);
+}
+
+uint64_t arm64_esr_undefined(void)
+{
+	return (uint64_t)ARM64_EC_UNKNOWN << ARM64_ESR_EC_SHIFT | ARM64_ESR_IL;
 }
 
 int arm64_handle_exception(struct arm64_cpu_state *cpu, uint64_t esr, uint64_t far,

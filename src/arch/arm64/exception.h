@@ -116,6 +116,7 @@ enum arm64_action_kind {
 	ARM64_ACTION_CPU_OFF,		/* this vCPU is off: psci_cpu_wait() before running again */
 	ARM64_ACTION_SYSTEM_OFF,
 	ARM64_ACTION_SYSTEM_RESET,
+	ARM64_ACTION_EXIT,		/* bmvm's exit call: end the run with psci.exit_status */
 };
 
 struct arm64_exit_action {
@@ -126,6 +127,34 @@ struct arm64_exit_action {
 	bool sysreg_trapped;		/* a system register access was ignored: log once */
 	struct arm64_sysreg sysreg;	/* which one */
 };
+
+/*
+ * Exception injection, built from the architecture alone (Arm ARM D1.10,
+ * "Exception entry"), so every accelerator injects the same way: where the
+ * vCPU goes and what the EL1 handler finds in ELR, SPSR, ESR and FAR.
+ */
+struct arm64_exception_entry {
+	uint64_t pc, pstate;		/* the vector, and the PSTATE the handler runs with */
+	uint64_t elr, spsr, esr, far;	/* the EL1 registers the handler reads */
+};
+
+/*
+ * A synchronous exception with syndrome @esr and fault address @far, taken
+ * to EL1 from the state @cpu is in (pc, pstate, sctlr_el1), with vectors
+ * at @vbar.
+ */
+void arm64_exception_enter(const struct arm64_cpu_state *cpu, uint64_t vbar, uint64_t esr,
+			   uint64_t far, struct arm64_exception_entry *entry);
+
+/*
+ * The syndrome of a synchronous external abort on a data access (what a bus
+ * error is) made at @pstate's exception level: DABT_CUR from EL1, DABT_LOW
+ * from EL0. @far_valid false sets FnV: the faulting virtual address is unknown.
+ */
+uint64_t arm64_esr_external_dabt(uint64_t pstate, bool write, bool far_valid);
+
+/* The syndrome of an undefined instruction (EC 0, IL set). */
+uint64_t arm64_esr_undefined(void);
 
 /*
  * Handle one trap from the guest in @cpu (full state: X0..X30, SP, PC,

@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/vm.h"
-#include "core/vm_gpu.h"
+#include "accel/arm64.h"
+#include "core/chardev.h"
+#include "core/guest_mem.h"
 #include "hw/pl011.h"
 #include "hw/pl061.h"
 #include "hw/testdev.h"
@@ -66,23 +67,22 @@ static int open_image(const char *what, const char *path, int *fd, const uint8_t
 	return 0;
 }
 
-static int plan_kernel(struct vm *vm, struct errbuf *err)
+static int plan_kernel(struct machine *m, struct errbuf *err)
 {
-	struct machine *m = vm->machine;
 	const uint8_t *data = NULL;
 	size_t size = 0;
 	struct errbuf why;
 	int ret;
 
-	ret = open_image("kernel", vm->config->kernel_path, &m->kernel_fd, &data, &size, err);
+	ret = open_image("kernel", m->params.kernel_path, &m->kernel_fd, &data, &size, err);
 	if (ret)
 		return ret;
-	ret = loader_plan_kernel(data, size, vm->config->format, vm->mem.base, vm->mem.size,
+	ret = loader_plan_kernel(data, size, m->params.format, m->mem->base, m->mem->size,
 				 &m->kernel, &why);
 	if (size)
 		munmap((void *)data, size);
 	if (ret)
-		return err_set(err, -ret, "kernel '%s': %s", vm->config->kernel_path, why.msg);
+		return err_set(err, -ret, "kernel '%s': %s", m->params.kernel_path, why.msg);
 	return 0;
 }
 
@@ -90,33 +90,32 @@ static int plan_kernel(struct vm *vm, struct errbuf *err)
  * The DTB goes at the start of the last 2 MiB block of RAM (booting.rst: the
  * kernel maps it with 2 MiB blocks), the initrd right below it.
  */
-static int plan_initrd(struct vm *vm, struct errbuf *err)
+static int plan_initrd(struct machine *m, struct errbuf *err)
 {
-	struct machine *m = vm->machine;
-	uint64_t ram_end = vm->mem.base + vm->mem.size, gpa;
+	uint64_t ram_end = m->mem->base + m->mem->size, gpa;
 	size_t size = 0;
 	struct errbuf why;
 	int ret;
 
 	m->fdt_gpa = align_down(ram_end - ARM64_FDT_MAX_SIZE, SZ_2M);
-	if (!vm->config->initrd_path)
+	if (!m->params.initrd_path)
 		goto check_kernel;
 	/* Only its size matters here: the initrd is opaque to bmvm. */
-	ret = open_image("initrd", vm->config->initrd_path, &m->initrd_fd, NULL, &size, err);
+	ret = open_image("initrd", m->params.initrd_path, &m->initrd_fd, NULL, &size, err);
 	if (ret)
 		return ret;
-	gpa = size < m->fdt_gpa - vm->mem.base ? align_down(m->fdt_gpa - size, SZ_64K) : 0;
+	gpa = size < m->fdt_gpa - m->mem->base ? align_down(m->fdt_gpa - size, SZ_64K) : 0;
 	if (!gpa || gpa < m->kernel.end)
 		return err_set(err, ENOMEM, "kernel (%llu MiB) and initrd (%llu MiB) do not fit "
 			       "in %llu MiB of RAM; use a larger --ram",
-			       (unsigned long long)((m->kernel.end - vm->mem.base) >> 20),
+			       (unsigned long long)((m->kernel.end - m->mem->base) >> 20),
 			       (unsigned long long)(size >> 20),
-			       (unsigned long long)vm->config->ram_mib);
-	ret = loader_plan_blob(size, gpa, vm->mem.base, vm->mem.size, &m->initrd, &why);
+			       (unsigned long long)(m->mem->size >> 20));
+	ret = loader_plan_blob(size, gpa, m->mem->base, m->mem->size, &m->initrd, &why);
 	if (ret)
-		return err_set(err, -ret, "initrd '%s': %s", vm->config->initrd_path, why.msg);
+		return err_set(err, -ret, "initrd '%s': %s", m->params.initrd_path, why.msg);
 check_kernel:
-	if (vm->config->kernel_path && m->kernel.end > m->fdt_gpa)
+	if (m->params.kernel_path && m->kernel.end > m->fdt_gpa)
 		return err_set(err, ENOMEM, "kernel ends at 0x%llx, over the device tree at "
 			       "0x%llx; use a larger --ram",
 			       (unsigned long long)m->kernel.end, (unsigned long long)m->fdt_gpa);
@@ -125,79 +124,79 @@ check_kernel:
 
 /* ---- devices ---------------------------------------------------------- */
 
-static void vm_irq_set(void *opaque, unsigned intid, bool level)
+static void machine_irq_set(void *opaque, unsigned intid, bool level)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 
-	if (vm->accel)
-		accel_irq_set(vm->accel, intid, level);
+	if (m->accel)
+		accel_irq_set(m->accel, intid, level);
 }
 
 static void console_rx_space(void *opaque)
 {
-	vm_wake(opaque);
-}
+	struct machine *m = opaque;
 
-static void testdev_exit(void *opaque, int status)
-{
-	vm_request_stop(opaque, status);
-}
-
-static unsigned testdev_resets(void *opaque)
-{
-	struct vm *vm = opaque;
-	unsigned n;
-
-	pthread_mutex_lock(&vm->lock);
-	n = vm->resets;
-	pthread_mutex_unlock(&vm->lock);
-	return n;
+	m->params.events.console_room(m->params.events.opaque);
 }
 
 static void console_tx(void *opaque, uint8_t c)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 
-	chardev_write(&vm->serial, &c, 1);
+	chardev_write(m->params.serial, &c, 1);
 }
 
-static int create_pl011(struct vm *vm, const struct device_slot *slot, struct device **dev,
-			struct errbuf *err)
+static void testdev_exit(void *opaque, int status)
 {
-	struct pl011_io io = { console_tx, console_rx_space, vm };
+	struct machine *m = opaque;
+
+	m->params.events.exit(m->params.events.opaque, status);
+}
+
+static unsigned testdev_resets(void *opaque)
+{
+	struct machine *m = opaque;
+
+	return m->params.events.resets(m->params.events.opaque);
+}
+
+static int create_pl011(struct machine *m, const struct device_slot *slot,
+			struct device **dev, struct errbuf *err)
+{
+	struct pl011_io io = { console_tx, console_rx_space, m };
 	int ret = pl011_create(slot, &io, dev, err);
 
 	if (!ret)
-		vm->machine->console = *dev;
+		m->console = *dev;
 	return ret;
 }
 
 _Static_assert(PL061_PHANDLE != ARM64_PHANDLE_GIC && PL061_PHANDLE != ARM64_PHANDLE_APB_CLOCK,
 	       "the PL061's fixed phandle collides with the machine's");
 
-static int create_pl061(struct vm *vm, const struct device_slot *slot, struct device **dev,
-			struct errbuf *err)
+static int create_pl061(struct machine *m, const struct device_slot *slot,
+			struct device **dev, struct errbuf *err)
 {
 	int ret = pl061_create(slot, dev, err);
 
 	if (!ret)
-		vm->machine->gpio = *dev;
+		m->gpio = *dev;
 	return ret;
 }
 
-static int create_testdev(struct vm *vm, const struct device_slot *slot, struct device **dev,
-			  struct errbuf *err)
+static int create_testdev(struct machine *m, const struct device_slot *slot,
+			  struct device **dev, struct errbuf *err)
 {
-	struct testdev_ops ops = { testdev_exit, testdev_resets, vm };
+	struct testdev_ops ops = { testdev_exit, testdev_resets, m };
 
 	return testdev_create(slot, &ops, dev, err);
 }
 
-/* The machine's devices: one line each, in device-tree order. */
+/* The machine's own devices: one line each, in device-tree order. */
 static const struct machine_device {
 	uint64_t base, size;
 	unsigned spi;
-	int (*create)(struct vm *vm, const struct device_slot *slot, struct device **dev,
+	int (*create)(struct machine *m, const struct device_slot *slot, struct device **dev,
 		      struct errbuf *err);
 } machine_devices[] = {
 	{ ARM64_PL011_BASE,   0x1000, ARM64_PL011_SPI, create_pl011 },
@@ -205,49 +204,37 @@ static const struct machine_device {
 	{ ARM64_TESTDEV_BASE, 0x1000, 0,               create_testdev },
 };
 
-/*
- * The virtio devices: one line each. The first device of a kind with a
- * home slot sits there (DESIGN.md: 0 9p, 1 keyboard, 2 tablet, 3 GPU);
- * everything else takes the next free slot from 4, in command-line order,
- * so the first --disk is the guest's first disk.
- */
-static const struct virtio_kind {
-	virtio_create_fn *create;
-	int home_slot;		/* -1: none */
-} virtio_kinds[VDEV_NR_KINDS] = {
-	[VDEV_9P]	= { virtio_9p_create,		0 },
-	[VDEV_KEYBOARD]	= { virtio_keyboard_create,	1 },
-	[VDEV_TABLET]	= { virtio_tablet_create,	2 },
-	[VDEV_BLK]	= { virtio_blk_create,		-1 },
-	[VDEV_NET]	= { virtio_net_create,		-1 },
-	[VDEV_CONSOLE]	= { virtio_console_create,	-1 },
-	[VDEV_RNG]	= { virtio_rng_create,		-1 },
-	[VDEV_BALLOON]	= { virtio_balloon_create,	-1 },
-	[VDEV_GPU]	= { virtio_gpu_create,		ARM64_VIRTIO_SLOT_GPU },
-};
-
-static struct device_slot machine_slot(struct vm *vm, uint64_t base, uint64_t size,
+static struct device_slot machine_slot(struct machine *m, uint64_t base, uint64_t size,
 				       unsigned spi)
 {
 	return (struct device_slot){
-		.bus = &vm->bus, .mem = &vm->mem, .base = base, .size = size,
-		.irq = { .set = vm_irq_set, .opaque = vm, .intid = 32 + spi },
+		.bus = m->bus, .mem = m->mem, .base = base, .size = size,
+		.irq = { .set = machine_irq_set, .opaque = m, .intid = 32 + spi },
 	};
 }
 
-static int add_device(struct machine *m, struct device *dev, struct errbuf *err)
+static int add_device(struct machine *m, struct device *dev, enum vdev_kind kind,
+		      unsigned index, struct errbuf *err)
 {
 	if (m->nr_devices == ARM64_MAX_DEVICES) {
 		dev->ops->destroy(dev);
 		return err_set(err, ENOSPC, "more than %d devices", ARM64_MAX_DEVICES);
 	}
+	m->vdev_of[m->nr_devices].kind = kind;
+	m->vdev_of[m->nr_devices].index = index;
 	m->device[m->nr_devices++] = dev;
 	return 0;
 }
 
+/*
+ * The first device of a kind with a home slot sits there (the device table
+ * says which: 0 9p, 1 keyboard, 2 tablet, 3 GPU); everything else takes the
+ * next free slot from 4, in command-line order, so the first --disk is the
+ * guest's first disk.
+ */
 static int virtio_slot_take(bool used[ARM64_VIRTIO_SLOTS], int home)
 {
-	if (home >= 0 && !used[home])
+	if (home >= 0 && home < ARM64_VIRTIO_FIRST_FREE_SLOT && !used[home])
 		return home;
 	for (int n = ARM64_VIRTIO_FIRST_FREE_SLOT; n < ARM64_VIRTIO_SLOTS; n++)
 		if (!used[n])
@@ -255,17 +242,18 @@ static int virtio_slot_take(bool used[ARM64_VIRTIO_SLOTS], int home)
 	return -1;
 }
 
-static int create_virtio_devices(struct vm *vm, struct errbuf *err)
+static int create_virtio_devices(struct machine *m, struct errbuf *err)
 {
-	const struct vm_config *c = vm->config;
+	const struct machine_params *p = &m->params;
 	bool used[ARM64_VIRTIO_SLOTS] = { false };
 	unsigned count[VDEV_NR_KINDS] = { 0 };
 
-	for (unsigned i = 0; i < c->nr_vdevs; i++) {
-		const struct virtio_kind *k = &virtio_kinds[c->vdev[i].kind];
-		struct virtio_env env = { .index = count[c->vdev[i].kind]++,
-					  .verbose = c->verbose, .display = vm_gpu_display(vm) };
-		int n = virtio_slot_take(used, k->home_slot);
+	for (unsigned i = 0; i < p->nr_vdevs; i++) {
+		enum vdev_kind kind = p->vdev[i].kind;
+		const struct vdev_type *type = &vdev_types[kind];
+		struct virtio_env env = { .index = count[kind]++, .verbose = p->verbose,
+					  .display = p->display };
+		int n = virtio_slot_take(used, type->home_slot);
 		struct device_slot slot;
 		struct device *dev;
 		int ret;
@@ -273,39 +261,32 @@ static int create_virtio_devices(struct vm *vm, struct errbuf *err)
 		if (n < 0)
 			return err_set(err, ENOSPC, "more than %d virtio devices", ARM64_VIRTIO_SLOTS);
 		used[n] = true;
-		slot = machine_slot(vm, ARM64_VIRTIO_BASE + (uint64_t)n * ARM64_VIRTIO_SIZE,
+		slot = machine_slot(m, ARM64_VIRTIO_BASE + (uint64_t)n * ARM64_VIRTIO_SIZE,
 				    ARM64_VIRTIO_SIZE, ARM64_VIRTIO_SPI + (unsigned)n);
-		ret = k->create(&slot, &env, c->vdev[i].arg, &dev, err);
-		if (ret)
-			return ret;
-		if (c->vdev[i].kind == VDEV_KEYBOARD)
-			vm->machine->keyboard = dev;
-		else if (c->vdev[i].kind == VDEV_TABLET)
-			vm->machine->tablet = dev;
-		else if (c->vdev[i].kind == VDEV_GPU)
-			vm->machine->gpu = dev;
-		ret = add_device(vm->machine, dev, err);
+		ret = type->create(&slot, &env, p->vdev[i].arg, &dev, err);
+		if (!ret)
+			ret = add_device(m, dev, kind, env.index, err);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int create_devices(struct vm *vm, struct errbuf *err)
+static int create_devices(struct machine *m, struct errbuf *err)
 {
 	for (size_t i = 0; i < sizeof(machine_devices) / sizeof(machine_devices[0]); i++) {
 		const struct machine_device *d = &machine_devices[i];
-		struct device_slot slot = machine_slot(vm, d->base, d->size, d->spi);
+		struct device_slot slot = machine_slot(m, d->base, d->size, d->spi);
 		struct device *dev;
 		int ret;
 
-		ret = d->create(vm, &slot, &dev, err);
+		ret = d->create(m, &slot, &dev, err);
 		if (!ret)
-			ret = add_device(vm->machine, dev, err);
+			ret = add_device(m, dev, VDEV_NR_KINDS, 0, err);
 		if (ret)
 			return ret;
 	}
-	return create_virtio_devices(vm, err);
+	return create_virtio_devices(m, err);
 }
 
 /* ---- device tree ------------------------------------------------------ */
@@ -388,9 +369,8 @@ static int fdt_timer_psci_clock(void *fdt)
 	return ret;
 }
 
-static int fdt_chosen(void *fdt, const struct vm *vm)
+static int fdt_chosen(void *fdt, const struct machine *m)
 {
-	const struct machine *m = vm->machine;
 	uint8_t seed[40];
 	char console[32];
 	int ret = 0;
@@ -404,11 +384,11 @@ static int fdt_chosen(void *fdt, const struct vm *vm)
 	if (getentropy(seed, sizeof(seed)))
 		return -1;
 	ret |= fdt_begin_node(fdt, "chosen");
-	ret |= fdt_property_string(fdt, "bootargs", vm->config->cmdline);
+	ret |= fdt_property_string(fdt, "bootargs", m->params.cmdline);
 	ret |= fdt_property(fdt, "rng-seed", seed, 32);
 	ret |= fdt_property(fdt, "kaslr-seed", seed + 32, 8);
 	ret |= fdt_property_string(fdt, "stdout-path", console);
-	if (vm->config->initrd_path) {
+	if (m->params.initrd_path) {
 		ret |= fdt_property_u64(fdt, "linux,initrd-start", m->initrd.start);
 		ret |= fdt_property_u64(fdt, "linux,initrd-end", m->initrd.end);
 	}
@@ -416,9 +396,8 @@ static int fdt_chosen(void *fdt, const struct vm *vm)
 	return ret;
 }
 
-static int fdt_build(struct vm *vm, struct errbuf *err)
+static int fdt_build(struct machine *m, struct errbuf *err)
 {
-	struct machine *m = vm->machine;
 	struct fdt_env env = { .apb_clock_phandle = ARM64_PHANDLE_APB_CLOCK };
 	void *fdt = m->fdt;
 	int ret = 0;
@@ -434,15 +413,15 @@ static int fdt_build(struct vm *vm, struct errbuf *err)
 
 	ret |= fdt_begin_node(fdt, "memory@40000000");
 	ret |= fdt_property_string(fdt, "device_type", "memory");
-	ret |= fdt_prop_reg(fdt, vm->mem.base, vm->mem.size);
+	ret |= fdt_prop_reg(fdt, m->mem->base, m->mem->size);
 	ret |= fdt_end_node(fdt);
 
-	ret |= fdt_cpus(fdt, vm->config->nr_cpus);
-	ret |= fdt_gic(fdt, vm->config->nr_cpus);
+	ret |= fdt_cpus(fdt, m->params.nr_cpus);
+	ret |= fdt_gic(fdt, m->params.nr_cpus);
 	ret |= fdt_timer_psci_clock(fdt);
 	for (unsigned i = 0; i < m->nr_devices && !ret; i++)
 		ret |= m->device[i]->ops->fdt_node(m->device[i], fdt, &env);
-	ret |= fdt_chosen(fdt, vm);
+	ret |= fdt_chosen(fdt, m);
 	ret |= fdt_end_node(fdt);
 	ret |= fdt_finish(fdt);
 	if (ret)
@@ -459,36 +438,40 @@ static int fdt_build(struct vm *vm, struct errbuf *err)
  * BMVM_RAM_SHARED=1 in the environment asks for such RAM anyway (a test
  * hook: the emulated-host suite runs KVM on it without a local renderer).
  */
-static int ram_init(struct vm *vm)
+static int ram_init(struct machine *m)
 {
-	uint64_t size = vm->config->ram_mib << 20;
 	const char *hook = getenv("BMVM_RAM_SHARED");
 
-	if ((vm_gpu_wants_shared_ram(vm) || (hook && !strcmp(hook, "1"))) &&
-	    !guest_mem_init_shared(&vm->mem, ARM64_RAM_BASE, size))
+	if ((m->params.shared_ram || (hook && !strcmp(hook, "1"))) &&
+	    !guest_mem_init_shared(m->mem, ARM64_RAM_BASE, m->params.ram_bytes))
 		return 0;
-	return guest_mem_init(&vm->mem, ARM64_RAM_BASE, size);
+	return guest_mem_init(m->mem, ARM64_RAM_BASE, m->params.ram_bytes);
 }
 
-int machine_create(struct vm *vm, struct errbuf *err)
+int machine_create(struct machine **machine, const struct machine_params *params,
+		   struct errbuf *err)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	int ret;
 
+	*machine = m;
 	if (!m)
 		return err_set(err, ENOMEM, "out of memory");
+	m->params = *params;
+	m->mem = params->mem;
+	m->bus = params->bus;
 	m->kernel_fd = m->initrd_fd = -1;
-	vm->machine = m;
-	ret = ram_init(vm);
+	ret = ram_init(m);
 	if (ret)
 		return err_set(err, -ret, "cannot reserve %llu MiB for guest RAM: %s",
-			       (unsigned long long)vm->config->ram_mib, strerror(-ret));
-	ret = psci_cpus_init(&m->psci, vm->config->nr_cpus, arm64_cpu_mpidr, vm->mem.base,
-			     vm->mem.size, err);
+			       (unsigned long long)(params->ram_bytes >> 20), strerror(-ret));
+	m->mem_ready = true;
+	ret = psci_cpus_init(&m->psci, params->nr_cpus, arm64_cpu_mpidr, m->mem->base,
+			     m->mem->size, err);
 	if (ret)
 		return ret;
 	m->psci_ready = true;
-	return create_devices(vm, err);
+	return create_devices(m, err);
 }
 
 static void close_images(struct machine *m)
@@ -505,24 +488,22 @@ static void close_images(struct machine *m)
  * them. Runs at start-up and at every guest reset, so a kernel rebuilt in
  * place boots on the guest's next reboot.
  */
-int machine_prepare_boot(struct vm *vm, struct errbuf *err)
+int machine_prepare_boot(struct machine *m, struct errbuf *err)
 {
 	int ret = 0;
 
-	close_images(vm->machine);
-	if (vm->config->kernel_path)
-		ret = plan_kernel(vm, err);
+	close_images(m);
+	if (m->params.kernel_path)
+		ret = plan_kernel(m, err);
 	if (!ret)
-		ret = plan_initrd(vm, err);
+		ret = plan_initrd(m, err);
 	if (!ret)
-		ret = fdt_build(vm, err);
+		ret = fdt_build(m, err);
 	return ret;
 }
 
-void machine_destroy(struct vm *vm)
+void machine_destroy(struct machine *m)
 {
-	struct machine *m = vm->machine;
-
 	if (!m)
 		return;
 	for (unsigned i = 0; i < m->nr_devices; i++)
@@ -530,14 +511,13 @@ void machine_destroy(struct vm *vm)
 	if (m->psci_ready)
 		psci_cpus_destroy(&m->psci);
 	close_images(m);
+	if (m->mem_ready)
+		guest_mem_destroy(m->mem);
 	free(m);
-	vm->machine = NULL;
-	guest_mem_destroy(&vm->mem);
 }
 
-int machine_dump_dtb(struct vm *vm, const char *path, struct errbuf *err)
+int machine_dump_dtb(const struct machine *m, const char *path, struct errbuf *err)
 {
-	const struct machine *m = vm->machine;
 	FILE *f = fopen(path, "wb");
 	int ok;
 
@@ -549,44 +529,71 @@ int machine_dump_dtb(struct vm *vm, const char *path, struct errbuf *err)
 	return 0;
 }
 
-void machine_accel_config(const struct vm *vm, struct accel_config *config)
+/*
+ * PSCI goes to bmvm's own implementation (psci.c, the code Hypervisor.framework
+ * needs) wherever the accelerator can forward it. BMVM_PSCI=kernel keeps it in
+ * KVM (a test and benchmark hook for the path kernels before 6.4 take).
+ */
+static bool psci_to_vmm_wanted(void)
 {
-	*config = (struct accel_config){
-		.nr_cpus = vm->config->nr_cpus,
-		.ipa_limit = vm->mem.base + vm->mem.size,
+	const char *hook = getenv("BMVM_PSCI");
+
+	return !(hook && !strcmp(hook, "kernel"));
+}
+
+void machine_accel_config(struct machine *m, struct accel_config *config)
+{
+	m->accel_arm64 = (struct accel_arm64_config){
 		.gic_dist_base = ARM64_GIC_DIST_BASE,
 		.gic_redist_base = ARM64_GIC_REDIST_BASE,
 		.gic_nr_irqs = ARM64_GIC_NR_IRQS,
-		.cpu_mpidr = arm64_cpu_mpidr,
+		.psci_to_vmm = psci_to_vmm_wanted(),
+		.vendor_calls_base = BMVM_SMCCC_BASE,
+		.vendor_calls_count = BMVM_SMCCC_COUNT,
+	};
+	for (unsigned i = 0; i < m->params.nr_cpus && i < ACCEL_ARM64_MAX_CPUS; i++)
+		m->accel_arm64.mpidr[i] = arm64_cpu_mpidr(i);
+	*config = (struct accel_config){
+		.nr_cpus = m->params.nr_cpus,
+		.ipa_limit = m->mem->base + m->mem->size,
+		.arm64 = &m->accel_arm64,
 	};
 }
 
-int machine_load(struct vm *vm, struct errbuf *err)
+int machine_load(struct machine *m, struct errbuf *err)
 {
-	struct machine *m = vm->machine;
 	int ret;
 
-	guest_mem_clear(&vm->mem, vm->mem.base, vm->mem.size);
-	ret = loader_apply(&vm->mem, m->kernel_fd, &m->kernel, err);
-	if (!ret && vm->config->initrd_path)
-		ret = loader_apply(&vm->mem, m->initrd_fd, &m->initrd, err);
+	guest_mem_clear(m->mem, m->mem->base, m->mem->size);
+	ret = loader_apply(m->mem, m->kernel_fd, &m->kernel, err);
+	if (!ret && m->params.initrd_path)
+		ret = loader_apply(m->mem, m->initrd_fd, &m->initrd, err);
 	close_images(m);
 	if (ret)
 		return ret;
-	guest_mem_write(&vm->mem, m->fdt_gpa, m->fdt, m->fdt_size);
+	guest_mem_write(m->mem, m->fdt_gpa, m->fdt, m->fdt_size);
 	for (unsigned i = 0; i < m->nr_devices; i++)
 		m->device[i]->ops->reset(m->device[i]);
 	psci_cpus_reset(&m->psci);
 	return 0;
 }
 
-int machine_power_button(struct vm *vm)
+int machine_reset(struct machine *m, struct errbuf *err)
 {
-	struct device *gpio = vm->machine->gpio;
+	int ret = machine_prepare_boot(m, err);
 
-	if (!pl061_line_armed(gpio, PL061_LINE_POWER))
+	if (!ret)
+		ret = machine_load(m, err);
+	if (!ret)
+		ret = accel_irqchip_reset(m->accel, err);
+	return ret;
+}
+
+int machine_power_button(struct machine *m)
+{
+	if (!pl061_line_armed(m->gpio, PL061_LINE_POWER))
 		return -ENOTCONN;
-	return pl061_pulse(gpio, PL061_LINE_POWER);
+	return pl061_pulse(m->gpio, PL061_LINE_POWER);
 }
 
 static int bind_ioeventfd(void *opaque, uint64_t addr, uint32_t datamatch, int fd)
@@ -599,47 +606,46 @@ static int bind_irqfd(void *opaque, unsigned intid, int fd)
 	return accel_irqfd(opaque, intid, fd);
 }
 
-void machine_bind_devices(struct vm *vm)
+void machine_attach_accel(struct machine *m, struct accel *accel)
 {
-	struct device_binder binder = { bind_ioeventfd, bind_irqfd, vm->accel };
-	struct machine *m = vm->machine;
+	struct device_binder binder = { bind_ioeventfd, bind_irqfd, accel };
 
+	m->accel = accel;
 	for (unsigned i = 0; i < m->nr_devices; i++)
 		if (m->device[i]->ops->bind)
 			m->device[i]->ops->bind(m->device[i], &binder);
 }
 
-int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n)
+const char *machine_psci_provider(const struct machine *m)
 {
-	struct device *dev = tablet ? vm->machine->tablet : vm->machine->keyboard;
-
-	return dev ? virtio_input_inject(dev, ev, n) : -ENODEV;
+	return m->accel && accel_psci_in_kernel(m->accel) ? "kernel" : "vmm";
 }
 
-int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *err)
+unsigned machine_nr_devices(const struct machine *m)
 {
-	return vm->machine->gpu ? virtio_gpu_report(vm->machine->gpu, ctx, err) : -ENODEV;
+	return m->nr_devices;
 }
 
-void machine_gpu_submit_done(struct vm *vm, uint32_t ctx, uint32_t submit)
+struct device *machine_device(const struct machine *m, unsigned i)
 {
-	if (vm->machine->gpu)
-		virtio_gpu_submit_done(vm->machine->gpu, ctx, submit);
+	return i < m->nr_devices ? m->device[i] : NULL;
 }
 
-void machine_gpu_lost(struct vm *vm)
+struct device *machine_find_vdev(const struct machine *m, enum vdev_kind kind, unsigned index)
 {
-	if (vm->machine->gpu)
-		virtio_gpu_renderer_lost(vm->machine->gpu);
+	for (unsigned i = 0; i < m->nr_devices; i++)
+		if (m->vdev_of[i].kind == kind && m->vdev_of[i].index == index)
+			return m->device[i];
+	return NULL;
 }
 
-void machine_kick(struct vm *vm)
+void machine_kick(struct machine *m)
 {
-	if (vm->machine && vm->machine->psci_ready)
-		psci_cpus_stop(&vm->machine->psci);
+	if (m && m->psci_ready)
+		psci_cpus_kick(&m->psci);
 }
 
-size_t machine_console_input(struct vm *vm, const uint8_t *buf, size_t len)
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 {
-	return pl011_receive(vm->machine->console, buf, len);
+	return pl011_receive(m->console, buf, len);
 }

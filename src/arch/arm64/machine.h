@@ -4,20 +4,24 @@
 
 /*
  * The arm64 'virt'-style machine: memory map, devices, device tree, boot
- * images. core/vm.c drives it; nothing here knows which accelerator runs it.
+ * images (machine.c) and the vCPU loop (vcpu.c). The VMM drives it through
+ * arch/machine.h; this header is for the arm64 files and their tests.
+ * Nothing here knows which accelerator runs it.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "accel/accel.h"
+#include "accel/arm64.h"
 #include "arch/arm64/psci.h"
+#include "arch/machine.h"
 #include "core/device.h"
 #include "core/err.h"
 #include "core/loader.h"
+#include "core/log.h"
 
-/* Memory map (DESIGN.md). */
+/* Memory map (README.md, "Machine"). */
 #define ARM64_GIC_DIST_BASE	0x08000000ULL
 #define ARM64_GIC_DIST_SIZE	0x00010000ULL
 #define ARM64_GIC_REDIST_BASE	0x080a0000ULL
@@ -42,10 +46,12 @@
 
 #define ARM64_MAX_DEVICES	(4 + ARM64_VIRTIO_SLOTS)
 
-struct vm;
-struct bmgpu_error;
-
 struct machine {
+	struct machine_params params;	/* as given to machine_create() */
+	struct guest_mem *mem;
+	struct bus *bus;
+	struct accel *accel;		/* NULL until machine_attach_accel() */
+	struct accel_arm64_config accel_arm64;
 	struct load_plan kernel;
 	struct load_plan initrd;
 	int kernel_fd, initrd_fd;	/* open from planning until loaded */
@@ -54,60 +60,21 @@ struct machine {
 	size_t fdt_size;
 	struct device *device[ARM64_MAX_DEVICES];
 	unsigned nr_devices;
+	struct {
+		enum vdev_kind kind;
+		unsigned index;		/* among the devices of its kind */
+	} vdev_of[ARM64_MAX_DEVICES];	/* for virtio devices; kind VDEV_NR_KINDS otherwise */
 	struct device *console;		/* the PL011 that stdin feeds */
 	struct device *gpio;		/* the PL061 with the power button */
-	struct device *keyboard, *tablet;	/* virtio-input, or NULL */
-	struct device *gpu;			/* virtio-gpu, or NULL */
-	struct psci_cpus psci;		/* PSCI in bmvm, for accelerators that trap HVC */
-	bool psci_ready;
+	struct psci_cpus psci;		/* PSCI in bmvm, where the accelerator traps it */
+	bool mem_ready, psci_ready;
 };
 
 /* MPIDR_EL1 affinity of vCPU @index (as KVM assigns it, for the DTB and PSCI). */
 uint64_t arm64_cpu_mpidr(unsigned index);
 
-/* Reserve RAM and create the devices. */
-int machine_create(struct vm *vm, struct errbuf *err);
-
-/* Open and check the boot images, place them, write the device tree. */
-int machine_prepare_boot(struct vm *vm, struct errbuf *err);
-void machine_destroy(struct vm *vm);
-
-/* Write the device tree to @path. */
-int machine_dump_dtb(struct vm *vm, const char *path, struct errbuf *err);
-
-/* What the accelerator must provide for this machine. */
-void machine_accel_config(const struct vm *vm, struct accel_config *config);
-
-/* After machine_prepare_boot(): zero RAM, load images and DTB, reset devices. */
-int machine_load(struct vm *vm, struct errbuf *err);
-
-/*
- * Any thread: press the guest's power button, if the guest listens to it
- * (has unmasked its interrupt). 0, -ENOTCONN when nobody listens, -EBUSY
- * while a press is in progress.
- */
-int machine_power_button(struct vm *vm);
-
-/* After the accelerator exists: give devices its fast paths (ioeventfd, irqfd). */
-void machine_bind_devices(struct vm *vm);
-
-struct virtio_input_event;
-/* Any thread: inject input events into the keyboard or the tablet. -ENODEV: none. */
-int machine_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n);
-
-/* An error record the renderer found for GPU context @ctx: to its status page. */
-int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *err);
-/* The renderer finished GPU context @ctx's submits up to @submit; or it is gone. */
-void machine_gpu_submit_done(struct vm *vm, uint32_t ctx, uint32_t submit);
-void machine_gpu_lost(struct vm *vm);
-
-/* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
-void machine_kick(struct vm *vm);
-
-/* Feed console input; returns the number of bytes taken. */
-size_t machine_console_input(struct vm *vm, const uint8_t *buf, size_t len);
-
-/* The vCPU thread's body: create the vCPU, then run it until the VM stops. */
-void machine_vcpu_main(struct vm *vm, unsigned index);
+/* One line on stderr; machine_verbose() only with --verbose. */
+#define machine_error(m, ...)	log_error(__VA_ARGS__)
+#define machine_verbose(m, ...)	((m)->params.verbose ? log_error(__VA_ARGS__) : (void)0)
 
 #endif

@@ -49,16 +49,15 @@ void psci_cpus_destroy(struct psci_cpus *p)
 void psci_cpus_reset(struct psci_cpus *p)
 {
 	pthread_mutex_lock(&p->lock);
-	p->stopped = false;
 	for (unsigned i = 0; i < p->nr_cpus; i++)
 		p->cpu[i] = (struct psci_cpu){ .power = i ? PSCI_POWER_OFF : PSCI_POWER_ON };
 	pthread_mutex_unlock(&p->lock);
 }
 
-void psci_cpus_stop(struct psci_cpus *p)
+void psci_cpus_kick(struct psci_cpus *p)
 {
 	pthread_mutex_lock(&p->lock);
-	p->stopped = true;
+	p->kicks++;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -201,6 +200,9 @@ static int32_t psci_dispatch(struct psci_cpus *p, unsigned caller, uint32_t fid,
 	case PSCI_FN_SYSTEM_RESET2:
 	case PSCI_FN64_SYSTEM_RESET2:
 		return psci_system_reset2(a[1], ev);
+	case BMVM_SMCCC_EXIT:
+		*ev = (struct psci_event){ .kind = PSCI_EVENT_EXIT, .exit_status = (int)(a[1] & 0xff) };
+		return PSCI_RET_SUCCESS;
 	}
 	/* SMCCC_ARCH_FEATURES included: no workaround or SoC id call is offered. */
 	return PSCI_RET_NOT_SUPPORTED;
@@ -223,16 +225,17 @@ void psci_handle_call(struct psci_cpus *p, unsigned caller, const uint64_t x[4],
 	res[1] = res[2] = res[3] = 0;
 }
 
-int psci_cpu_wait(struct psci_cpus *p, unsigned index)
+int psci_cpu_wait(struct psci_cpus *p, unsigned index, unsigned *seen)
 {
 	int ret;
 
 	if (index >= p->nr_cpus)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
-	while (!p->stopped && p->cpu[index].power == PSCI_POWER_OFF)
+	while (p->kicks == *seen && p->cpu[index].power == PSCI_POWER_OFF)
 		pthread_cond_wait(&p->cond, &p->lock);
-	ret = p->stopped ? -ECANCELED : 0;
+	ret = p->cpu[index].power == PSCI_POWER_OFF ? -EINTR : 0;
+	*seen = p->kicks;
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }

@@ -3,20 +3,22 @@
 #define BMVM_ARCH_ARM64_PSCI_H
 
 /*
- * PSCI 1.1 (Arm DEN 0022) and the SMCCC 1.1 discovery calls, for
- * accelerators that trap HVC (Hypervisor.framework) and for a KVM that
- * forwards PSCI to user space. KVM's own PSCI does not come through here.
+ * PSCI 1.1 (Arm DEN 0022), the SMCCC 1.1 discovery calls and bmvm's own
+ * calls (include/bmvm/smccc.h), for accelerators that trap HVC
+ * (Hypervisor.framework) and for a KVM that forwards them to user space
+ * (its SMCCC filter, Linux 6.4+). KVM's own PSCI does not come through here.
  *
  * CPU_ON is made by one vCPU thread and aimed at another, so the per-CPU
  * power state lives in struct psci_cpus (one per VM) under a mutex; a
  * powered-off vCPU thread sleeps in psci_cpu_wait() until CPU_ON or until
- * psci_cpus_stop() releases it.
+ * psci_cpus_kick() wakes it to look at a request (stop, reset, pause).
  */
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bmvm/smccc.h"
 #include "core/err.h"
 
 #define PSCI_MAX_CPUS		64
@@ -90,7 +92,7 @@ struct psci_cpus {
 	uint64_t ram_base, ram_size;	/* where CPU_ON entry points may lie */
 	uint64_t mpidr[PSCI_MAX_CPUS];	/* affinity of each index, fixed at init */
 	/* Guarded by lock: */
-	bool stopped;
+	unsigned kicks;			/* psci_cpus_kick() calls so far */
 	struct psci_cpu cpu[PSCI_MAX_CPUS];
 };
 
@@ -102,6 +104,7 @@ enum psci_event_kind {
 	PSCI_EVENT_CPU_OFF,	/* the caller is off: stop running it, psci_cpu_wait() */
 	PSCI_EVENT_SYSTEM_OFF,
 	PSCI_EVENT_SYSTEM_RESET,
+	PSCI_EVENT_EXIT,	/* BMVM_SMCCC_EXIT: end the run with exit_status */
 };
 
 struct psci_event {
@@ -110,6 +113,7 @@ struct psci_event {
 	uint64_t entry, context;	/* CPU_ON */
 	bool last_cpu;			/* CPU_OFF: no CPU is left ON or ON_PENDING */
 	uint32_t reset_type;		/* SYSTEM_RESET: 0, or SYSTEM_RESET2's type */
+	int exit_status;		/* EXIT: 0..255 */
 };
 
 /*
@@ -121,11 +125,16 @@ int psci_cpus_init(struct psci_cpus *p, unsigned nr_cpus, uint64_t (*mpidr)(unsi
 		   uint64_t ram_base, uint64_t ram_size, struct errbuf *err);
 void psci_cpus_destroy(struct psci_cpus *p);
 
-/* Guest reset: CPU 0 on, the others off, and no longer stopped. */
+/* Guest reset: CPU 0 on, the others off. */
 void psci_cpus_reset(struct psci_cpus *p);
 
-/* Any thread: release every psci_cpu_wait() now and from now on, until reset. */
-void psci_cpus_stop(struct psci_cpus *p);
+/*
+ * Any thread: wake every psci_cpu_wait(), once, so that its vCPU thread
+ * looks at what the VM was asked meanwhile. Call it after posting the
+ * request: a thread that checked for requests before the post and waits
+ * only now still wakes (see psci_cpu_wait()'s @seen).
+ */
+void psci_cpus_kick(struct psci_cpus *p);
 
 /*
  * Handle the SMCCC call in x[0..3] made by vCPU @caller: results go to
@@ -136,8 +145,13 @@ void psci_cpus_stop(struct psci_cpus *p);
 void psci_handle_call(struct psci_cpus *p, unsigned caller, const uint64_t x[4],
 		      uint64_t res[4], struct psci_event *ev);
 
-/* vCPU @index's thread, while off: sleep until it is ON_PENDING (0) or stopped (-ECANCELED). */
-int psci_cpu_wait(struct psci_cpus *p, unsigned index);
+/*
+ * vCPU @index's thread, while off: sleep until the CPU is ON_PENDING (0)
+ * or a kick it has not seen comes (-EINTR). @seen is the thread's own count
+ * of the kicks it has seen, updated here: a kick that came while the vCPU
+ * was running still wakes the first wait after it, so none is ever lost.
+ */
+int psci_cpu_wait(struct psci_cpus *p, unsigned index, unsigned *seen);
 
 /*
  * vCPU @index's thread: take the entry point and context id CPU_ON left and

@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The arm64 vCPU loop: accel run -> decode the exit -> bus, emulator or
- * power request -> resume. KVM and Hypervisor.framework differ only in how
- * they report an exit (accel/accel.h); every decision is made here.
+ * The arm64 vCPU: accel run -> decode the exit -> bus, emulator, PSCI or
+ * exception injection -> resume. KVM and Hypervisor.framework differ only
+ * in how they report an exit (accel/arm64.h); every decision is made here.
+ * The loop around it (requests, pause, reset) belongs to the VMM above,
+ * which calls machine_vcpu_run() once per exit.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "accel/accel.h"
+#include "accel/arm64.h"
 #include "arch/arm64/emulate.h"
 #include "arch/arm64/exception.h"
 #include "arch/arm64/machine.h"
-#include "core/vm.h"
+#include "core/bus.h"
+#include "core/guest_mem.h"
 
 #define PSTATE_EL1H_MASKED	0x3c5	/* EL1h, D, A, I and F masked */
 #define PSTATE_MODE_MASK	0xf
@@ -23,11 +27,17 @@
 /* Guest mistakes reported per vCPU, so a guest in a loop cannot flood stderr. */
 #define VCPU_REPORT_MAX	8
 
-struct arm64_vcpu {
-	struct vm *vm;
-	struct vm_cpu *cpu;
+struct machine_vcpu {
+	struct machine *m;
+	unsigned index;
 	struct accel_vcpu *vcpu;
+	_Atomic uint64_t *exits;	/* MACHINE_STAT_NR counters */
+	struct accel_exit exit;		/* the last exit (an MMIO read completes at the next run) */
+	bool psci_in_kernel;		/* the accelerator answers PSCI, not psci.c */
 	bool off;		/* powered off, waiting for PSCI CPU_ON handled by bmvm */
+	unsigned kicks_seen;	/* psci_cpu_wait()'s count */
+	bool clock_held;
+	uint64_t held_cnt;	/* CNTVCT when a pause began */
 	bool reported_sysreg;
 	unsigned reported_aborts;
 	unsigned nr_unclaimed;			/* pages reported below */
@@ -38,7 +48,7 @@ struct arm64_vcpu {
  * Almost always a driver bug (a wrong address in the guest's device tree or
  * code), so say it without --verbose: once per page, for a few pages.
  */
-static void vcpu_report_unclaimed(struct arm64_vcpu *v, uint64_t ipa, unsigned len,
+static void vcpu_report_unclaimed(struct machine_vcpu *v, uint64_t ipa, unsigned len,
 				  bool is_write, int why)
 {
 	uint64_t page = ipa & ~0xfffULL;
@@ -49,24 +59,25 @@ static void vcpu_report_unclaimed(struct arm64_vcpu *v, uint64_t ipa, unsigned l
 	if (v->nr_unclaimed == VCPU_REPORT_MAX)
 		return;
 	v->unclaimed[v->nr_unclaimed++] = page;
-	vm_error(v->vm, "vCPU %u: %s of %u bytes at 0x%" PRIx64 " %s; %s (page reported once%s)",
-		 v->cpu->index, is_write ? "write" : "read", len, ipa,
-		 why == -ENODEV ? "hits no device" : "is refused by the device",
-		 is_write ? "ignored" : "reads as zero",
-		 v->nr_unclaimed == VCPU_REPORT_MAX ? ", no more pages reported" : "");
+	machine_error(v->m, "vCPU %u: %s of %u bytes at 0x%" PRIx64 " %s; %s (page reported once%s)",
+		      v->index, is_write ? "write" : "read", len, ipa,
+		      why == -ENODEV ? "hits no device" : "is refused by the device",
+		      is_write ? "ignored" : "reads as zero",
+		      v->nr_unclaimed == VCPU_REPORT_MAX ? ", no more pages reported" : "");
 }
 
 /* Device access for both pre-decoded exits and the emulator. */
 static int vcpu_mmio(void *opaque, uint64_t ipa, uint64_t *val, unsigned len, bool is_write)
 {
-	struct arm64_vcpu *v = opaque;
-	int ret = bus_access(&v->vm->bus, ipa, val, len, is_write);
+	struct machine_vcpu *v = opaque;
+	struct guest_mem *mem = v->m->mem;
+	int ret = bus_access(v->m->bus, ipa, val, len, is_write);
 
 	/* The emulator may split a pair so that one half lands in RAM. */
-	if (ret == -ENODEV && guest_mem_contains(&v->vm->mem, ipa, len)) {
+	if (ret == -ENODEV && guest_mem_contains(mem, ipa, len)) {
 		if (is_write)
-			return guest_mem_write(&v->vm->mem, ipa, val, len);
-		return guest_mem_read(&v->vm->mem, ipa, val, len);
+			return guest_mem_write(mem, ipa, val, len);
+		return guest_mem_read(mem, ipa, val, len);
 	}
 	/* Like a bus without error responses: reads as zero, writes ignored. */
 	if (ret)
@@ -74,13 +85,13 @@ static int vcpu_mmio(void *opaque, uint64_t ipa, uint64_t *val, unsigned len, bo
 	return 0;
 }
 
-static int vcpu_boot_regs(struct arm64_vcpu *v)
+static int vcpu_boot_regs(struct machine_vcpu *v)
 {
-	const struct machine *m = v->vm->machine;
+	const struct machine *m = v->m;
 	int ret;
 
 	ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PSTATE, PSTATE_EL1H_MASKED);
-	if (ret || v->cpu->index != 0)
+	if (ret || v->index != 0)
 		return ret;
 	/* booting.rst: x0 = DTB, x1..x3 = 0, MMU off, at the entry point. */
 	ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, m->kernel.entry);
@@ -89,21 +100,22 @@ static int vcpu_boot_regs(struct arm64_vcpu *v)
 	return ret;
 }
 
-static int vcpu_reset(struct arm64_vcpu *v)
+int machine_vcpu_reset(struct machine_vcpu *v)
 {
 	struct errbuf err;
 	int ret = accel_vcpu_reset(v->vcpu, &err);
 
 	if (ret) {
-		vm_error(v->vm, "vCPU %u: %s", v->cpu->index, err.msg);
+		machine_error(v->m, "vCPU %u: %s", v->index, err.msg);
 		return ret;
 	}
 	/* Where the accelerator implements PSCI it also holds secondaries off. */
-	v->off = v->cpu->index != 0 && !accel_has_psci(v->vm->accel);
+	v->off = v->index != 0 && !v->psci_in_kernel;
+	v->exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read left to complete */
 	ret = vcpu_boot_regs(v);
 	if (ret)
-		vm_error(v->vm, "vCPU %u: cannot set boot registers: %s", v->cpu->index,
-			 strerror(-ret));
+		machine_error(v->m, "vCPU %u: cannot set boot registers: %s", v->index,
+			      strerror(-ret));
 	return ret;
 }
 
@@ -113,7 +125,7 @@ static enum accel_reg vcpu_sp_reg(uint64_t pstate)
 	return (pstate & PSTATE_MODE_MASK) == PSTATE_MODE_EL1H ? ACCEL_REG_SP_EL1 : ACCEL_REG_SP_EL0;
 }
 
-static int vcpu_read_state(struct arm64_vcpu *v, struct arm64_cpu_state *s)
+static int vcpu_read_state(struct machine_vcpu *v, struct arm64_cpu_state *s)
 {
 	static const enum accel_reg sysregs[] = { ACCEL_REG_SCTLR_EL1, ACCEL_REG_TCR_EL1,
 						  ACCEL_REG_TTBR0_EL1, ACCEL_REG_TTBR1_EL1 };
@@ -132,7 +144,7 @@ static int vcpu_read_state(struct arm64_vcpu *v, struct arm64_cpu_state *s)
 	return accel_vcpu_get_reg(v->vcpu, vcpu_sp_reg(s->pstate), &s->sp);
 }
 
-static int vcpu_write_state(struct arm64_vcpu *v, const struct arm64_cpu_state *s)
+static int vcpu_write_state(struct machine_vcpu *v, const struct arm64_cpu_state *s)
 {
 	int ret = 0;
 
@@ -146,17 +158,44 @@ static int vcpu_write_state(struct arm64_vcpu *v, const struct arm64_cpu_state *
 	return ret;
 }
 
-/* A data abort the hardware could not describe: decode the instruction ourselves. */
-static int vcpu_emulate_abort(struct arm64_vcpu *v, uint64_t ipa)
+/*
+ * Make the vCPU take a synchronous exception to EL1 with syndrome @esr, as
+ * the architecture enters one (arm64_exception_enter()): no accelerator
+ * call beyond register moves, so every accelerator injects alike.
+ */
+static int vcpu_inject(struct machine_vcpu *v, uint64_t esr, uint64_t far)
 {
-	struct arm64_mmio_ctx ctx = { &v->vm->mem, vcpu_mmio, v };
+	struct arm64_cpu_state s = { 0 };
+	struct arm64_exception_entry e;
+	uint64_t vbar;
+	int ret;
+
+	ret = accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PC, &s.pc);
+	ret = ret ? ret : accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PSTATE, &s.pstate);
+	ret = ret ? ret : accel_vcpu_get_reg(v->vcpu, ACCEL_REG_SCTLR_EL1, &s.sctlr_el1);
+	ret = ret ? ret : accel_vcpu_get_reg(v->vcpu, ACCEL_REG_VBAR_EL1, &vbar);
+	if (ret)
+		return ret;
+	arm64_exception_enter(&s, vbar, esr, far, &e);
+	ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_ELR_EL1, e.elr);
+	ret = ret ? ret : accel_vcpu_set_reg(v->vcpu, ACCEL_REG_SPSR_EL1, e.spsr);
+	ret = ret ? ret : accel_vcpu_set_reg(v->vcpu, ACCEL_REG_ESR_EL1, e.esr);
+	ret = ret ? ret : accel_vcpu_set_reg(v->vcpu, ACCEL_REG_FAR_EL1, e.far);
+	ret = ret ? ret : accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PSTATE, e.pstate);
+	return ret ? ret : accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, e.pc);
+}
+
+/* A data abort the hardware could not describe: decode the instruction ourselves. */
+static int vcpu_emulate_abort(struct machine_vcpu *v, uint64_t ipa, bool write)
+{
+	struct arm64_mmio_ctx ctx = { v->m->mem, vcpu_mmio, v };
 	struct arm64_cpu_state state;
 	struct errbuf err;
 	int ret;
 
 	ret = vcpu_read_state(v, &state);
 	if (ret) {
-		vm_error(v->vm, "vCPU %u: cannot read registers: %s", v->cpu->index, strerror(-ret));
+		machine_error(v->m, "vCPU %u: cannot read registers: %s", v->index, strerror(-ret));
 		return ret;
 	}
 	ret = arm64_emulate_data_abort(&state, &ctx, &err);
@@ -165,30 +204,32 @@ static int vcpu_emulate_abort(struct arm64_vcpu *v, uint64_t ipa)
 	/*
 	 * What real hardware does with an access no device can complete: a
 	 * bus error. The guest's abort handler (or Linux's SIGBUS to a user
-	 * process) decides what happens next; bmvm says what it saw.
+	 * process) decides what happens next; bmvm says what it saw. The
+	 * faulting virtual address is not known here (FnV).
 	 */
 	if (v->reported_aborts < VCPU_REPORT_MAX)
-		vm_error(v->vm, "vCPU %u: cannot emulate the access to 0x%" PRIx64 ": %s; "
-			 "injecting an external abort%s", v->cpu->index, ipa, err.msg,
-			 ++v->reported_aborts == VCPU_REPORT_MAX ? " (further ones not reported)" : "");
-	ret = accel_vcpu_inject_abort(v->vcpu);
+		machine_error(v->m, "vCPU %u: cannot emulate the access to 0x%" PRIx64 ": %s; "
+			      "injecting an external abort%s", v->index, ipa, err.msg,
+			      ++v->reported_aborts == VCPU_REPORT_MAX ?
+			      " (further ones not reported)" : "");
+	ret = vcpu_inject(v, arm64_esr_external_dabt(state.pstate, write, false), 0);
 	if (ret)
-		vm_error(v->vm, "vCPU %u: cannot inject the abort: %s", v->cpu->index,
-			 strerror(-ret));
+		machine_error(v->m, "vCPU %u: cannot inject the abort: %s", v->index,
+			      strerror(-ret));
 	return ret;
 }
 
 /* PSCI CPU_ON reached this vCPU: architectural reset, then entry with x0 = context. */
-static int vcpu_power_on(struct arm64_vcpu *v)
+static int vcpu_power_on(struct machine_vcpu *v)
 {
-	struct psci_cpus *psci = &v->vm->machine->psci;
+	struct psci_cpus *psci = &v->m->psci;
 	uint64_t entry, context;
 	struct errbuf err;
 	int ret;
 
-	if (psci_cpu_wait(psci, v->cpu->index) ||
-	    psci_cpu_start(psci, v->cpu->index, &entry, &context))
-		return 0;	/* a stop or reset is pending: the loop parks */
+	if (psci_cpu_wait(psci, v->index, &v->kicks_seen) ||
+	    psci_cpu_start(psci, v->index, &entry, &context))
+		return 0;	/* kicked: the VMM looks at its requests, then runs us again */
 	ret = accel_vcpu_reset(v->vcpu, &err);
 	if (!ret)
 		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PSTATE, PSTATE_EL1H_MASKED);
@@ -197,112 +238,143 @@ static int vcpu_power_on(struct arm64_vcpu *v)
 	if (!ret)
 		ret = accel_vcpu_set_reg(v->vcpu, ACCEL_REG_X0, context);
 	if (ret) {
-		vm_error(v->vm, "vCPU %u: cannot power on: %s", v->cpu->index, strerror(-ret));
+		machine_error(v->m, "vCPU %u: cannot power on: %s", v->index, strerror(-ret));
 		return ret;
 	}
 	v->off = false;
 	return 0;
 }
 
-static int vcpu_act(struct arm64_vcpu *v, const struct arm64_exit_action *act)
+static enum machine_run_event vcpu_act(struct machine_vcpu *v,
+				       const struct arm64_exit_action *act)
 {
 	if (act->sysreg_trapped && !v->reported_sysreg) {
-		vm_verbose(v->vm, "vCPU %u: %s of S%u_%u_C%u_C%u_%u ignored (reported once)",
-			   v->cpu->index, act->sysreg.read ? "read" : "write", act->sysreg.op0,
-			   act->sysreg.op1, act->sysreg.crn, act->sysreg.crm, act->sysreg.op2);
+		machine_verbose(v->m, "vCPU %u: %s of S%u_%u_C%u_C%u_%u ignored (reported once)",
+				v->index, act->sysreg.read ? "read" : "write", act->sysreg.op0,
+				act->sysreg.op1, act->sysreg.crn, act->sysreg.crm, act->sysreg.op2);
 		v->reported_sysreg = true;
 	}
 	switch (act->kind) {
 	case ARM64_ACTION_NONE:
 	case ARM64_ACTION_CPU_ON:	/* psci.c already woke the target */
 	case ARM64_ACTION_IDLE:		/* WFI may complete at any time: resume */
-		return 0;
+		return MACHINE_RUN_ON;
 	case ARM64_ACTION_SYSTEM_OFF:
-		vm_request_stop(v->vm, 0);
-		return 0;
+		machine_verbose(v->m, "vCPU %u: PSCI SYSTEM_OFF", v->index);
+		return MACHINE_POWER_OFF;
 	case ARM64_ACTION_SYSTEM_RESET:
-		vm_request_reset(v->vm);
-		return 0;
+		machine_verbose(v->m, "vCPU %u: PSCI SYSTEM_RESET", v->index);
+		return MACHINE_RESET;
 	case ARM64_ACTION_CPU_OFF:
-		if (act->psci.last_cpu)
-			vm_request_stop(v->vm, 0);
 		v->off = true;
-		return 0;
+		return act->psci.last_cpu ? MACHINE_POWER_OFF : MACHINE_RUN_ON;
+	case ARM64_ACTION_EXIT:
+		machine_verbose(v->m, "vCPU %u: exit call with status %d", v->index,
+				act->psci.exit_status);
+		v->m->params.events.exit(v->m->params.events.opaque, act->psci.exit_status);
+		return MACHINE_RUN_ON;
 	}
-	return -EINVAL;
+	return MACHINE_FAULT;
 }
 
-/* A raw trap (Hypervisor.framework reports every exit this way). */
-static int vcpu_handle_trap(struct arm64_vcpu *v, const struct accel_exit *exit)
+/* A raw trap: every exit under Hypervisor.framework, SMCCC calls under KVM. */
+static enum machine_run_event vcpu_handle_trap(struct machine_vcpu *v)
 {
 	struct arm64_exception_ctx ctx = {
-		.mmio = { &v->vm->mem, vcpu_mmio, v },
-		.psci = &v->vm->machine->psci,
-		.cpu_index = v->cpu->index,
+		.mmio = { v->m->mem, vcpu_mmio, v },
+		.psci = &v->m->psci,
+		.cpu_index = v->index,
 	};
+	const struct accel_exit *exit = &v->exit;
 	struct arm64_exit_action act;
 	struct arm64_cpu_state state;
 	struct errbuf err;
 	int ret = vcpu_read_state(v, &state);
 
-	if (ret)
-		return ret;
-	ret = arm64_handle_exception(&state, exit->exception.esr, exit->exception.far,
-				     exit->exception.ipa, &ctx, &act, &err);
+	if (!ret)
+		ret = arm64_handle_exception(&state, exit->exception.esr, exit->exception.far,
+					     exit->exception.ipa, &ctx, &act, &err);
+	else
+		err_set(&err, -ret, "cannot read registers: %s", strerror(-ret));
 	if (ret) {
-		vm_error(v->vm, "vCPU %u: %s", v->cpu->index, err.msg);
-		return ret;
+		machine_error(v->m, "vCPU %u: %s", v->index, err.msg);
+		return MACHINE_FAULT;
 	}
 	ret = vcpu_write_state(v, &state);
-	return ret ? ret : vcpu_act(v, &act);
+	if (ret) {
+		machine_error(v->m, "vCPU %u: cannot write registers: %s", v->index,
+			      strerror(-ret));
+		return MACHINE_FAULT;
+	}
+	return vcpu_act(v, &act);
 }
 
 /* The /metrics bucket an exit counts in. */
-static enum vm_exit_stat exit_stat(enum accel_exit_reason reason)
+static enum machine_exit_stat exit_stat(enum accel_exit_reason reason)
 {
 	switch (reason) {
-	case ACCEL_EXIT_MMIO:		return VM_STAT_MMIO;
-	case ACCEL_EXIT_DABT_NISV:	return VM_STAT_MMIO_EMULATED;
-	case ACCEL_EXIT_EXCEPTION:	return VM_STAT_TRAP;
-	case ACCEL_EXIT_KICKED:		return VM_STAT_KICK;
+	case ACCEL_EXIT_MMIO:		return MACHINE_STAT_MMIO;
+	case ACCEL_EXIT_DABT_NISV:	return MACHINE_STAT_MMIO_EMULATED;
+	case ACCEL_EXIT_EXCEPTION:	return MACHINE_STAT_TRAP;
+	case ACCEL_EXIT_KICKED:		return MACHINE_STAT_KICK;
 	case ACCEL_EXIT_POWEROFF:
-	case ACCEL_EXIT_RESET:		return VM_STAT_POWER;
+	case ACCEL_EXIT_RESET:		return MACHINE_STAT_POWER;
 	case ACCEL_EXIT_UNKNOWN:	break;
 	}
-	return VM_STAT_OTHER;
+	return MACHINE_STAT_OTHER;
 }
 
-/* Returns 0 to keep running, or -errno to end the run with an error. */
-static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
+static enum machine_run_event vcpu_handle_exit(struct machine_vcpu *v)
 {
+	struct accel_exit *exit = &v->exit;
+
 	/* Only this thread writes it; /metrics needs no ordering: the cheapest add. */
-	atomic_fetch_add_explicit(&v->cpu->exits[exit_stat(exit->reason)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v->exits[exit_stat(exit->reason)], 1, memory_order_relaxed);
 	switch (exit->reason) {
 	case ACCEL_EXIT_MMIO:
-		return vcpu_mmio(v, exit->mmio.addr, &exit->mmio.data, exit->mmio.len,
-				 exit->mmio.is_write);
+		vcpu_mmio(v, exit->mmio.addr, &exit->mmio.data, exit->mmio.len,
+			  exit->mmio.is_write);
+		return MACHINE_RUN_ON;
 	case ACCEL_EXIT_DABT_NISV:
-		vm_verbose(v->vm, "vCPU %u: emulating an access to 0x%" PRIx64 " (ISS 0x%" PRIx64 ")",
-			   v->cpu->index, exit->dabt.ipa, exit->dabt.iss);
-		return vcpu_emulate_abort(v, exit->dabt.ipa);
+		machine_verbose(v->m, "vCPU %u: emulating an access to 0x%" PRIx64
+				" (ISS 0x%" PRIx64 ")", v->index, exit->dabt.ipa, exit->dabt.iss);
+		if (vcpu_emulate_abort(v, exit->dabt.ipa, exit->dabt.iss & (1 << 6)))
+			return MACHINE_FAULT;
+		return MACHINE_RUN_ON;
 	case ACCEL_EXIT_POWEROFF:
-		vm_verbose(v->vm, "vCPU %u: PSCI SYSTEM_OFF", v->cpu->index);
-		vm_request_stop(v->vm, 0);
-		return 0;
+		machine_verbose(v->m, "vCPU %u: PSCI SYSTEM_OFF", v->index);
+		return MACHINE_POWER_OFF;
 	case ACCEL_EXIT_RESET:
-		vm_verbose(v->vm, "vCPU %u: PSCI SYSTEM_RESET", v->cpu->index);
-		vm_request_reset(v->vm);
-		return 0;
+		machine_verbose(v->m, "vCPU %u: PSCI SYSTEM_RESET", v->index);
+		return MACHINE_RESET;
 	case ACCEL_EXIT_KICKED:
-		return 0;
+		return MACHINE_RUN_ON;
 	case ACCEL_EXIT_EXCEPTION:
-		return vcpu_handle_trap(v, exit);
+		return vcpu_handle_trap(v);
 	case ACCEL_EXIT_UNKNOWN:
 		break;
 	}
-	vm_error(v->vm, "vCPU %u: unexpected exit from %s (reason %" PRIu64 ")",
-		 v->cpu->index, accel_name(), exit->code);
-	return -EIO;
+	machine_error(v->m, "vCPU %u: unexpected exit from %s (reason %" PRIu64 ")",
+		      v->index, accel_name(), exit->code);
+	return MACHINE_FAULT;
+}
+
+enum machine_run_event machine_vcpu_run(struct machine_vcpu *v)
+{
+	int ret;
+
+	if (v->off) {
+		if (vcpu_power_on(v))
+			return MACHINE_FAULT;
+		if (v->off)
+			return MACHINE_RUN_ON;	/* kicked: look at the requests first */
+	}
+	ret = accel_vcpu_run(v->vcpu, &v->exit);
+	if (ret) {
+		machine_error(v->m, "vCPU %u: run failed: %s", v->index, strerror(-ret));
+		return MACHINE_FAULT;
+	}
+	return vcpu_handle_exit(v);
 }
 
 /*
@@ -310,7 +382,7 @@ static int vcpu_handle_exit(struct arm64_vcpu *v, struct accel_exit *exit)
  * enabled, unmasked and expired (ISTATUS) is waiting for an interrupt that
  * was not delivered.
  */
-static void vcpu_report_timer(struct arm64_vcpu *v)
+static void vcpu_report_timer(struct machine_vcpu *v)
 {
 	uint64_t ctl, cval, cnt;
 
@@ -318,10 +390,10 @@ static void vcpu_report_timer(struct arm64_vcpu *v)
 	    accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTV_CVAL, &cval) ||
 	    accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTVCT, &cnt))
 		return;
-	vm_verbose(v->vm, "vCPU %u virtual timer: %s%s%s, compare %s the counter by %" PRIu64
-		   " ticks", v->cpu->index, ctl & 1 ? "enabled" : "disabled",
-		   ctl & 2 ? ", masked" : "", ctl & 4 ? ", firing" : "",
-		   cval > cnt ? "ahead of" : "behind", cval > cnt ? cval - cnt : cnt - cval);
+	machine_verbose(v->m, "vCPU %u virtual timer: %s%s%s, compare %s the counter by %"
+			PRIu64 " ticks", v->index, ctl & 1 ? "enabled" : "disabled",
+			ctl & 2 ? ", masked" : "", ctl & 4 ? ", firing" : "",
+			cval > cnt ? "ahead of" : "behind", cval > cnt ? cval - cnt : cnt - cval);
 }
 
 /*
@@ -329,7 +401,7 @@ static void vcpu_report_timer(struct arm64_vcpu *v)
  * never taken points at the priority mask or an active priority that was
  * never dropped (AP1R0).
  */
-static void vcpu_report_gic(struct arm64_vcpu *v)
+static void vcpu_report_gic(struct machine_vcpu *v)
 {
 	struct accel_gic_cpu_state st;
 	int ret, tries = 0;
@@ -339,105 +411,70 @@ static void vcpu_report_gic(struct arm64_vcpu *v)
 		usleep(1000);
 	if (ret)
 		return;
-	vm_verbose(v->vm, "vCPU %u GIC: private interrupts pending 0x%08x active 0x%08x "
-		   "enabled 0x%08x; PMR 0x%" PRIx64 " AP1R0 0x%" PRIx64 " IGRPEN1 %" PRIu64,
-		   v->cpu->index, st.ppi_pending, st.ppi_active, st.ppi_enabled, st.pmr,
-		   st.ap1r0, st.igrpen1);
+	machine_verbose(v->m, "vCPU %u GIC: private interrupts pending 0x%08x active 0x%08x "
+			"enabled 0x%08x; PMR 0x%" PRIx64 " AP1R0 0x%" PRIx64 " IGRPEN1 %" PRIu64,
+			v->index, st.ppi_pending, st.ppi_active, st.ppi_enabled, st.pmr,
+			st.ap1r0, st.igrpen1);
 }
 
-/* A hung guest stopped by --timeout or a signal: where was each vCPU? */
-static void vcpu_report_where(struct arm64_vcpu *v)
+void machine_vcpu_report(struct machine_vcpu *v)
 {
 	uint64_t pc, pstate;
 
-	if (!vm_stopped_from_outside(v->vm))
-		return;
-	if (v->off || accel_vcpu_powered_off(v->vcpu)) {
-		vm_error(v->vm, "vCPU %u was powered off", v->cpu->index);
+	if (v->off || (v->psci_in_kernel && accel_vcpu_powered_off(v->vcpu))) {
+		machine_error(v->m, "vCPU %u was powered off", v->index);
 		return;
 	}
 	if (accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PC, &pc) ||
 	    accel_vcpu_get_reg(v->vcpu, ACCEL_REG_PSTATE, &pstate))
 		return;
-	vm_error(v->vm, "vCPU %u was at pc 0x%" PRIx64 " (EL%u, interrupts %s)",
-		 v->cpu->index, pc, (unsigned)(pstate >> 2) & 3,
-		 pstate & (1 << 7) ? "masked" : "unmasked");
+	machine_error(v->m, "vCPU %u was at pc 0x%" PRIx64 " (EL%u, interrupts %s)",
+		      v->index, pc, (unsigned)(pstate >> 2) & 3,
+		      pstate & (1 << 7) ? "masked" : "unmasked");
 	vcpu_report_timer(v);
 	vcpu_report_gic(v);
 }
 
-/*
- * Park until resumed. The guest's virtual counter stands still meanwhile
- * (as QEMU does on stop/cont), so its timers neither fire in a burst nor
- * see time jump by the length of the pause.
- */
-static void vcpu_pause(struct arm64_vcpu *v)
+void machine_vcpu_clock_hold(struct machine_vcpu *v)
 {
-	uint64_t cnt;
-	bool saved = accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTVCT, &cnt) == 0;
-
-	vm_cpu_pause_wait(v->cpu);
-	if (saved)
-		accel_vcpu_set_reg(v->vcpu, ACCEL_REG_CNTVCT, cnt);
+	v->clock_held = accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTVCT, &v->held_cnt) == 0;
 }
 
-static void vcpu_loop(struct arm64_vcpu *v)
+void machine_vcpu_clock_release(struct machine_vcpu *v)
 {
-	struct accel_exit exit = { .reason = ACCEL_EXIT_KICKED };
-	int ret;
-
-	for (;;) {
-		if (vm_request_pending(v->vm)) {
-			enum vm_request req = vm_cpu_wait_request(v->cpu);
-
-			if (req == VM_REQ_STOP) {
-				vcpu_report_where(v);
-				return;
-			}
-			if (req == VM_REQ_PAUSE)
-				vcpu_pause(v);
-			/* As at start-up: every vCPU resets before any runs. */
-			if (req == VM_REQ_RESET && (vcpu_reset(v) || vm_cpu_barrier(v->cpu)))
-				break;
-			exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read to complete */
-		}
-		if (v->off) {
-			if (vcpu_power_on(v))
-				break;
-			if (v->off)
-				continue;	/* released by a request: handle it first */
-		}
-		ret = accel_vcpu_run(v->vcpu, &exit);
-		if (ret) {
-			vm_error(v->vm, "vCPU %u: run failed: %s", v->cpu->index, strerror(-ret));
-			break;
-		}
-		if (vcpu_handle_exit(v, &exit))
-			break;
-	}
-	vm_request_stop(v->vm, VM_EXIT_GUEST_FAULT);
+	if (v->clock_held)
+		accel_vcpu_set_reg(v->vcpu, ACCEL_REG_CNTVCT, v->held_cnt);
+	v->clock_held = false;
 }
 
-void machine_vcpu_main(struct vm *vm, unsigned index)
+int machine_vcpu_create(struct machine *m, unsigned index, _Atomic uint64_t *exits,
+			struct machine_vcpu **vcpu, struct errbuf *err)
 {
-	struct arm64_vcpu v = { .vm = vm, .cpu = &vm->cpu[index] };
-	struct errbuf err;
+	struct machine_vcpu *v = calloc(1, sizeof(*v));
 	int ret;
 
-	vm_cpu_create_turn(&vm->cpu[index]);
-	ret = accel_vcpu_create(vm->accel, index, &v.vcpu, &err);
-	if (ret)
-		vm_error(vm, "vCPU %u: %s", index, err.msg);
-	vm_cpu_created(&vm->cpu[index], v.vcpu);
-	/*
-	 * Reset before the start barrier: once vCPU 0 runs, its PSCI CPU_ON for
-	 * another vCPU must not be undone by that vCPU's own late VCPU_INIT.
-	 */
-	if (!ret)
-		ret = vcpu_reset(&v);
-	if (vm_cpu_ready(&vm->cpu[index], ret)) {
-		vm_request_stop(vm, VM_EXIT_SETUP);
-		return;
+	*vcpu = NULL;
+	if (!v)
+		return err_set(err, ENOMEM, "out of memory");
+	*v = (struct machine_vcpu){ .m = m, .index = index, .exits = exits,
+				    .psci_in_kernel = accel_psci_in_kernel(m->accel),
+				    .exit.reason = ACCEL_EXIT_KICKED };
+	ret = accel_vcpu_create(m->accel, index, &v->vcpu, err);
+	if (ret) {
+		free(v);
+		return ret;
 	}
-	vcpu_loop(&v);
+	*vcpu = v;
+	return 0;
+}
+
+void machine_vcpu_destroy(struct machine_vcpu *v)
+{
+	accel_vcpu_destroy(v->vcpu);
+	free(v);
+}
+
+struct accel_vcpu *machine_vcpu_accel(struct machine_vcpu *v)
+{
+	return v->vcpu;
 }

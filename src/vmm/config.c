@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/config.h"
+#include "vmm/config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* --help: this, then each device's lines from the device table, then usage_tail. */
 
 static const char usage_text[] =
 "usage: bmvm <kernel> [options]\n"
@@ -29,35 +30,9 @@ static const char usage_text[] =
 "  --cmdline STRING     kernel command line (the DTB's /chosen/bootargs)\n"
 "  --format FMT         kernel format: auto (default), elf, image or raw\n"
 "\n"
-"Devices (virtio-mmio; each option may repeat where it makes sense):\n"
-"  --disk PATH[,ro][,cow][,serial=ID][,aio=sync]\n"
-"                       a virtio-blk disk backed by a raw image or block device.\n"
-"                       ro: read-only; cow: an instant copy-on-write clone\n"
-"                       (FICLONE: btrfs, xfs) discarded at exit, leaving PATH\n"
-"                       untouched; serial: the ID the guest reads, up to 20\n"
-"                       bytes (default: bmvm-diskN); aio=sync: no io_uring\n"
-"  --share DIR[,tag=NAME][,ro]\n"
-"                       share DIR over 9P2000.L (virtio-9p); the guest mounts\n"
-"                       it with: mount -t 9p -o trans=virtio NAME /mnt\n"
-"                       (default tag: share; share2, share3... for later ones)\n"
-"  --net user[,hostfwd=tcp|udp:[HOSTIP]:PORT-[GUESTIP]:PORT]...[,mac=MAC]\n"
-"                       a virtio-net NIC on user-mode NAT (libslirp), as QEMU's\n"
-"                       user networking: the guest gets 10.0.2.15 by DHCP;\n"
-"                       10.0.2.2 is the host's loopback, 10.0.2.3 a DNS relay.\n"
-"                       hostfwd forwards the host's HOSTIP:PORT (default: every\n"
-"                       address) to the guest's GUESTIP:PORT (default:\n"
-"                       10.0.2.15), e.g. hostfwd=tcp:127.0.0.1:2222-:22\n"
-"  --net tap=NAME[,mac=MAC]\n"
-"                       a virtio-net NIC on the host's tap interface NAME\n"
-"                       (Linux; make one with: ip tuntap add NAME mode tap\n"
-"                       user $USER). mac, for either kind: the NIC's address\n"
-"                       (default: 52:54:00:XX:XX:NN, XX random per run, NN 56\n"
-"                       for the first --net, 57 for the next...)\n"
-"  --console BACKEND    a virtio-console (hvc0) on stdio, pty, file=PATH or\n"
-"                       socket=PATH, as --serial\n"
-"  --no-rng             no virtio-rng (default: one, fed by getrandom)\n"
-"  --no-balloon         no virtio-balloon (default: one, with statistics)\n"
-"  --no-input           no virtio keyboard and tablet (default: both)\n"
+"Devices (virtio-mmio; each option may repeat where it makes sense):\n";
+
+static const char usage_tail[] =
 "\n"
 "Display (a virtio-gpu in slot 3; its picture is drawn by bmvm-render, a\n"
 "separate process). With a display server ($WAYLAND_DISPLAY or $DISPLAY set)\n"
@@ -122,13 +97,16 @@ static const char usage_text[] =
 enum {
 	OPT_RAM = 256, OPT_CPUS, OPT_INITRD, OPT_CMDLINE, OPT_FORMAT,
 	OPT_TIMEOUT, OPT_ON_RESET, OPT_DUMP_DTB, OPT_SERIAL, OPT_STOP_TIMEOUT,
-	OPT_API_SOCKET, OPT_RESTFUL_URI,
-	OPT_DISK, OPT_SHARE, OPT_NET, OPT_CONSOLE, OPT_NO_RNG, OPT_NO_BALLOON, OPT_NO_INPUT,
-	OPT_NO_GPU, OPT_HEADLESS, OPT_WINDOWED, OPT_CAPTURE, OPT_GPU_RENDERER, OPT_GPU_TRACE,
+	OPT_API_SOCKET, OPT_RESTFUL_URI, OPT_HEADLESS, OPT_WINDOWED, OPT_CAPTURE, OPT_GPU_RENDERER, OPT_GPU_TRACE,
 	OPT_RESOLUTION,
+	OPT_VDEV = 512,				/* + kind: the device table's --OPTION */
+	OPT_VDEV_OFF = OPT_VDEV + VDEV_NR_KINDS,	/* + kind: its --OFF_OPTION */
 };
 
-static const struct option long_options[] = {
+#define NR_BASE_OPTIONS	(sizeof(base_options) / sizeof(base_options[0]))
+
+/* The options beyond the device table's (config_parse() adds those). */
+static const struct option base_options[] = {
 	{ "ram",	required_argument, NULL, OPT_RAM },
 	{ "cpus",	required_argument, NULL, OPT_CPUS },
 	{ "initrd",	required_argument, NULL, OPT_INITRD },
@@ -141,14 +119,6 @@ static const struct option long_options[] = {
 	{ "serial",	required_argument, NULL, OPT_SERIAL },
 	{ "api-socket",	required_argument, NULL, OPT_API_SOCKET },
 	{ "restful-uri", required_argument, NULL, OPT_RESTFUL_URI },
-	{ "disk",	required_argument, NULL, OPT_DISK },
-	{ "share",	required_argument, NULL, OPT_SHARE },
-	{ "net",	required_argument, NULL, OPT_NET },
-	{ "console",	required_argument, NULL, OPT_CONSOLE },
-	{ "no-rng",	no_argument,	   NULL, OPT_NO_RNG },
-	{ "no-balloon",	no_argument,	   NULL, OPT_NO_BALLOON },
-	{ "no-input",	no_argument,	   NULL, OPT_NO_INPUT },
-	{ "no-gpu",	no_argument,	   NULL, OPT_NO_GPU },
 	{ "headless",	no_argument,	   NULL, OPT_HEADLESS },
 	{ "windowed",	no_argument,	   NULL, OPT_WINDOWED },
 	{ "capture",	required_argument, NULL, OPT_CAPTURE },
@@ -158,8 +128,36 @@ static const struct option long_options[] = {
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
 };
+
+/* base_options, then each device's options, then the terminator; @opts holds them all. */
+static void build_options(struct option opts[NR_BASE_OPTIONS + 2 * VDEV_NR_KINDS + 1])
+{
+	unsigned n = NR_BASE_OPTIONS;
+
+	memcpy(opts, base_options, sizeof(base_options));
+	for (unsigned k = 0; k < VDEV_NR_KINDS; k++) {
+		if (vdev_types[k].option)
+			opts[n++] = (struct option){ vdev_types[k].option, required_argument,
+						     NULL, OPT_VDEV + (int)k };
+		/* Kinds that share an off option (keyboard, tablet) get one entry. */
+		if (vdev_types[k].off_option &&
+		    (k == 0 || !vdev_types[k - 1].off_option ||
+		     strcmp(vdev_types[k - 1].off_option, vdev_types[k].off_option)))
+			opts[n++] = (struct option){ vdev_types[k].off_option, no_argument,
+						     NULL, OPT_VDEV_OFF + (int)k };
+	}
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+static void print_usage(void)
+{
+	fputs(usage_text, stdout);
+	for (unsigned k = 0; k < VDEV_NR_KINDS; k++)
+		if (vdev_types[k].usage)
+			fputs(vdev_types[k].usage, stdout);
+	fputs(usage_tail, stdout);
+}
 
 void config_print_usage_line(void)
 {
@@ -186,6 +184,14 @@ static int parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max
 static int add_vdev(struct vm_config *c, enum vdev_kind kind, const char *arg,
 		    struct errbuf *err)
 {
+	const struct vdev_type *type = &vdev_types[kind];
+	unsigned same = 0;
+
+	for (unsigned i = 0; i < c->nr_vdevs; i++)
+		same += c->vdev[i].kind == kind;
+	if (type->max && same == type->max)
+		return err_set(err, EINVAL, "--%s: at most %u %s", type->option ? type->option :
+			       type->name, type->max, type->name);
 	if (c->nr_vdevs == CONFIG_MAX_VDEVS)
 		return err_set(err, E2BIG, "more than %d virtio devices", CONFIG_MAX_VDEVS);
 	if (arg && !*arg)
@@ -194,31 +200,35 @@ static int add_vdev(struct vm_config *c, enum vdev_kind kind, const char *arg,
 	return 0;
 }
 
-/* The devices every machine has unless switched off. */
+/* The devices every machine has unless switched off, in the table's order. */
 static int add_default_vdevs(struct vm_config *c, const bool off[VDEV_NR_KINDS],
 			     struct errbuf *err)
 {
-	static const enum vdev_kind defaults[] = { VDEV_KEYBOARD, VDEV_TABLET, VDEV_RNG,
-						   VDEV_BALLOON, VDEV_GPU };
 	int ret = 0;
 
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]) && !ret; i++)
-		if (!off[defaults[i]])
-			ret = add_vdev(c, defaults[i],
-				       defaults[i] == VDEV_GPU ? c->gpu_resolution : NULL, err);
+	for (unsigned k = 0; k < VDEV_NR_KINDS && !ret; k++)
+		if (vdev_types[k].by_default && !off[k])
+			ret = add_vdev(c, (enum vdev_kind)k,
+				       k == VDEV_GPU ? c->gpu_resolution : NULL, err);
 	return ret;
+}
+
+/* --OFF_OPTION leaves out every default device that answers to it. */
+static void vdev_switch_off(bool off[VDEV_NR_KINDS], unsigned kind)
+{
+	for (unsigned k = 0; k < VDEV_NR_KINDS; k++)
+		if (vdev_types[k].off_option &&
+		    !strcmp(vdev_types[k].off_option, vdev_types[kind].off_option))
+			off[k] = true;
 }
 
 static int check_consoles(const struct vm_config *c, struct errbuf *err)
 {
 	struct chardev_spec spec;
-	unsigned consoles = 0;
 
 	for (unsigned i = 0; i < c->nr_vdevs; i++) {
 		if (c->vdev[i].kind != VDEV_CONSOLE)
 			continue;
-		if (++consoles > 1)
-			return err_set(err, EINVAL, "--console: one virtio console only");
 		if (chardev_parse(c->vdev[i].arg, &spec, err))
 			return err_set(err, EINVAL, "--console: '%s' is not stdio, pty, file=PATH "
 				       "or socket=PATH", c->vdev[i].arg);
@@ -290,14 +300,6 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 				       "(bmvm serves its API on a unix socket only)", arg);
 		c->api_socket = arg + 7;
 		return 0;
-	case OPT_DISK:
-		return add_vdev(c, VDEV_BLK, arg, err);
-	case OPT_SHARE:
-		return add_vdev(c, VDEV_9P, arg, err);
-	case OPT_NET:
-		return add_vdev(c, VDEV_NET, arg, err);
-	case OPT_CONSOLE:
-		return add_vdev(c, VDEV_CONSOLE, arg, err);
 	case OPT_HEADLESS:
 		c->gpu_headless = true;
 		return 0;
@@ -321,11 +323,14 @@ static int parse_option(struct vm_config *c, int opt, const char *arg, struct er
 		c->verbose = true;
 		return 0;
 	}
+	if (opt >= OPT_VDEV && opt < OPT_VDEV + VDEV_NR_KINDS)
+		return add_vdev(c, (enum vdev_kind)(opt - OPT_VDEV), arg, err);
 	return err_set(err, EINVAL, "unknown option");
 }
 
 int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 {
+	struct option opts[NR_BASE_OPTIONS + 2 * VDEV_NR_KINDS + 1];
 	bool off[VDEV_NR_KINDS] = { false };
 	int opt, ret;
 
@@ -333,10 +338,15 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 				 .stop_timeout_sec = 10 };
 	optind = 1;
 	opterr = 0;	/* we print our own one-line errors */
-	while ((opt = getopt_long(argc, argv, ":vhV", long_options, NULL)) != -1) {
+	build_options(opts);
+	while ((opt = getopt_long(argc, argv, ":vhV", opts, NULL)) != -1) {
+		if (opt >= OPT_VDEV_OFF && opt < OPT_VDEV_OFF + VDEV_NR_KINDS) {
+			vdev_switch_off(off, (unsigned)(opt - OPT_VDEV_OFF));
+			continue;
+		}
 		switch (opt) {
 		case 'h':
-			fputs(usage_text, stdout);
+			print_usage();
 			return CONFIG_DONE;
 		case 'V':
 			printf("bmvm %s\n", BMVM_VERSION);
@@ -345,18 +355,6 @@ int config_parse(struct vm_config *c, int argc, char **argv, struct errbuf *err)
 			return err_set(err, EINVAL, "%s needs a value", argv[optind - 1]);
 		case '?':
 			return err_set(err, EINVAL, "unknown option '%s'", argv[optind - 1]);
-		case OPT_NO_RNG:
-			off[VDEV_RNG] = true;
-			break;
-		case OPT_NO_BALLOON:
-			off[VDEV_BALLOON] = true;
-			break;
-		case OPT_NO_INPUT:
-			off[VDEV_KEYBOARD] = off[VDEV_TABLET] = true;
-			break;
-		case OPT_NO_GPU:
-			off[VDEV_GPU] = true;
-			break;
 		case OPT_CAPTURE:
 			/* Two values: the frame list here, the path next. */
 			if (optind >= argc)

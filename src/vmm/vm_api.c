@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accel/accel.h"
 #include "api/api.h"
-#include "arch/arm64/machine.h"
-#include "core/vm.h"
-#include "core/vm_api.h"
-#include "core/vm_gpu.h"
+#include "vmm/vm.h"
+#include "vmm/vm_api.h"
+#include "vmm/vm_gpu.h"
 #include "gpu/link.h"
 #include "virtio/devices.h"
 
@@ -59,7 +59,7 @@ static int vm_api_power_button(struct vm *vm)
 
 	if (vm_pause_requested(vm))
 		return -EBUSY;
-	ret = machine_power_button(vm);
+	ret = machine_power_button(vm->machine);
 	if (ret == -ENOTCONN)
 		return -EPERM;		/* the guest does not listen: HardStop */
 	if (!ret)
@@ -110,11 +110,10 @@ static json_t *device_json(struct device *dev)
 static json_t *vm_api_devices(void *opaque)
 {
 	struct vm *vm = opaque;
-	struct machine *m = vm->machine;
 	json_t *list = json_array();
 
-	for (unsigned i = 0; list && i < m->nr_devices; i++)
-		json_array_append_new(list, device_json(m->device[i]));
+	for (unsigned i = 0; list && i < machine_nr_devices(vm->machine); i++)
+		json_array_append_new(list, device_json(machine_device(vm->machine, i)));
 	return list;
 }
 
@@ -130,7 +129,6 @@ static const char *chardev_kind_name(enum chardev_kind kind)
 
 static json_t *consoles_json(struct vm *vm)
 {
-	struct machine *m = vm->machine;
 	const char *path = vm->serial.kind == CHARDEV_FILE ? vm->config->serial.path
 							   : vm->serial.path;
 	json_t *list = json_array();
@@ -138,8 +136,8 @@ static json_t *consoles_json(struct vm *vm)
 	json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", "serial",
 					      "backend", chardev_kind_name(vm->serial.kind),
 					      "path", path ? path : ""));
-	for (unsigned i = 0; i < m->nr_devices; i++) {
-		struct device *dev = m->device[i];
+	for (unsigned i = 0; i < machine_nr_devices(vm->machine); i++) {
+		struct device *dev = machine_device(vm->machine, i);
 		const char *p;
 
 		if (strcmp(dev->name, "virtio-console"))
@@ -157,8 +155,9 @@ static json_t *vm_api_inspect(void *opaque)
 	const struct vm_config *c = vm->config;
 
 	/* vcpus and memoryBytes as vfkit's inspect names them. */
-	return json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:s, s:s, s:o, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:i, s:I, s:s, s:s, s:o, s:o, s:s}",
 			 "accelerator", accel_name(),
+			 "psci", machine_psci_provider(vm->machine),
 			 "state", api_state_name(vm_api_state(vm)),
 			 "vcpus", (int)c->nr_cpus,
 			 "memoryBytes", (json_int_t)(c->ram_mib << 20),
@@ -187,14 +186,14 @@ static uint64_t vmm_rss(void)
 
 static json_t *cpu_exits_json(struct vm_cpu *cpu)
 {
-	static const char *const names[VM_STAT_NR] = {
-		[VM_STAT_MMIO] = "mmio", [VM_STAT_MMIO_EMULATED] = "mmio_emulated",
-		[VM_STAT_TRAP] = "trap", [VM_STAT_KICK] = "kick",
-		[VM_STAT_POWER] = "power", [VM_STAT_OTHER] = "other",
+	static const char *const names[MACHINE_STAT_NR] = {
+		[MACHINE_STAT_MMIO] = "mmio", [MACHINE_STAT_MMIO_EMULATED] = "mmio_emulated",
+		[MACHINE_STAT_TRAP] = "trap", [MACHINE_STAT_KICK] = "kick",
+		[MACHINE_STAT_POWER] = "power", [MACHINE_STAT_OTHER] = "other",
 	};
 	json_t *j = json_object();
 
-	for (unsigned i = 0; j && i < VM_STAT_NR; i++)
+	for (unsigned i = 0; j && i < MACHINE_STAT_NR; i++)
 		json_object_set_new(j, names[i], json_integer((json_int_t)cpu->exits[i]));
 	return j;
 }
@@ -259,7 +258,7 @@ static int inject_one(struct vm *vm, const struct api_input_event *e)
 		break;
 	}
 	ev[n++] = (struct virtio_input_event){ EV_SYN, SYN_REPORT, 0 };
-	return machine_input(vm, tablet, ev, n);
+	return vm_input(vm, tablet, ev, n);
 }
 
 static int vm_api_input(void *opaque, const struct api_input_event *ev, size_t n)

@@ -7,11 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arch/arm64/machine.h"
-#include "core/vm.h"
-#include "core/vm_gpu.h"
+#include "vmm/vm.h"
+#include "vmm/vm_gpu.h"
 #include "gpu/link.h"
 #include "virtio/devices.h"
+
+/* The GPU device, or NULL (--no-gpu, or before the machine exists). */
+static struct device *vm_gpu_device(struct vm *vm)
+{
+	return vm->machine ? machine_find_vdev(vm->machine, VDEV_GPU, 0) : NULL;
+}
 
 static void gpu_captured(void *opaque, const struct wire_captured *c)
 {
@@ -50,7 +55,7 @@ static void gpu_input(void *opaque, const struct wire_input *in)
 	 */
 	pthread_mutex_lock(&vm->gpu_input_lock);
 	if (vm->gpu_input_open)
-		machine_input(vm, in->device == WIRE_INPUT_TABLET, ev, in->count);
+		vm_input(vm, in->device == WIRE_INPUT_TABLET, ev, in->count);
 	pthread_mutex_unlock(&vm->gpu_input_lock);
 }
 
@@ -60,8 +65,8 @@ static void gpu_error(void *opaque, uint32_t ctx, const struct bmgpu_error *err)
 	struct vm *vm = opaque;
 
 	pthread_mutex_lock(&vm->gpu_input_lock);
-	if (vm->gpu_input_open)
-		machine_gpu_report(vm, ctx, err);
+	if (vm->gpu_input_open && vm_gpu_device(vm))
+		virtio_gpu_report(vm_gpu_device(vm), ctx, err);
 	pthread_mutex_unlock(&vm->gpu_input_lock);
 }
 
@@ -70,8 +75,8 @@ static void gpu_submit_done(void *opaque, uint32_t ctx, uint32_t submit)
 	struct vm *vm = opaque;
 
 	pthread_mutex_lock(&vm->gpu_input_lock);
-	if (vm->gpu_input_open)
-		machine_gpu_submit_done(vm, ctx, submit);
+	if (vm->gpu_input_open && vm_gpu_device(vm))
+		virtio_gpu_submit_done(vm_gpu_device(vm), ctx, submit);
 	pthread_mutex_unlock(&vm->gpu_input_lock);
 }
 
@@ -93,8 +98,8 @@ static void gpu_lost(void *opaque, const char *why)
 
 	vm_error(vm, "GPU renderer lost: %s; the guest runs on without a display", why);
 	pthread_mutex_lock(&vm->gpu_input_lock);
-	if (vm->gpu_input_open)
-		machine_gpu_lost(vm);	/* its contexts are lost; their fences complete */
+	if (vm->gpu_input_open && vm_gpu_device(vm))
+		virtio_gpu_renderer_lost(vm_gpu_device(vm));	/* its contexts are lost; their fences complete */
 	pthread_mutex_unlock(&vm->gpu_input_lock);
 	/* --capture can no longer do its job: end the run rather than hang. */
 	if (vm->config->capture.count)

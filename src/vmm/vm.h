@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef BMVM_CORE_VM_H
-#define BMVM_CORE_VM_H
+#ifndef BMVM_VMM_VM_H
+#define BMVM_VMM_VM_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <termios.h>
 
+#include "arch/machine.h"
 #include "core/bus.h"
 #include "core/chardev.h"
-#include "core/config.h"
 #include "core/guest_mem.h"
+#include "vmm/config.h"
 
 /* bmvm's exit status, besides what the guest asks for (docs: README). */
 #define VM_EXIT_GUEST_FAULT	1	/* the guest did something bmvm cannot emulate */
@@ -21,7 +22,6 @@ struct accel;
 struct accel_vcpu;
 struct api_server;
 struct gpu_link;
-struct machine;
 
 /* What the VM has been asked to do next; the main thread carries it out. */
 enum vm_request {
@@ -31,23 +31,12 @@ enum vm_request {
 	VM_REQ_PAUSE,	/* (returned to vCPUs only) park until vm_resume() */
 };
 
-/* Why vCPUs left the guest, counted per vCPU for /metrics. */
-enum vm_exit_stat {
-	VM_STAT_MMIO,		/* a device access (decoded by the hardware) */
-	VM_STAT_MMIO_EMULATED,	/* a device access bmvm decoded (ISV=0) */
-	VM_STAT_TRAP,		/* a raw trap: HVC, sysreg, WFI (Hypervisor.framework) */
-	VM_STAT_KICK,		/* a request or signal interrupted the run */
-	VM_STAT_POWER,		/* PSCI power events */
-	VM_STAT_OTHER,
-	VM_STAT_NR,
-};
-
 struct vm_cpu {
 	struct vm *vm;
 	unsigned index;
 	pthread_t thread;
-	struct accel_vcpu *vcpu;	/* owned and used by this vCPU's thread only */
-	_Atomic uint64_t exits[VM_STAT_NR];
+	struct accel_vcpu *vcpu;	/* for kicks; run by this vCPU's thread only */
+	_Atomic uint64_t exits[MACHINE_STAT_NR];	/* why it left the guest, for /metrics */
 };
 
 struct vm {
@@ -123,14 +112,19 @@ int vm_resume(struct vm *vm);
 /* Any thread: is a pause in force, and are all vCPUs parked? */
 bool vm_pause_requested(struct vm *vm);
 bool vm_paused(struct vm *vm);
-/* vCPU threads, after vm_cpu_wait_request() said VM_REQ_PAUSE: park until resumed or stopped. */
-void vm_cpu_pause_wait(struct vm_cpu *cpu);
+/* vCPU threads: is a request pending? (cheap, lock-free read) */
+bool vm_request_pending(struct vm *vm);
+/* Did --timeout or a signal end the run (rather than the guest or an error)? */
+bool vm_stopped_from_outside(struct vm *vm);
+
+/*
+ * Any thread: input events for the guest's tablet or keyboard (see
+ * virtio_input_inject()); -ENODEV when it has none.
+ */
+int vm_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n);
 
 /* Wake the main loop (e.g. a device can take more console input). */
 void vm_wake(struct vm *vm);
-
-/* vCPU threads: publish the vCPU others may kick (NULL: no longer). */
-void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
 
 /*
  * vCPU threads at start-up, around creating their vCPU: wait for the turn
@@ -144,25 +138,8 @@ void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
 void vm_cpu_create_turn(struct vm_cpu *cpu);
 void vm_cpu_created(struct vm_cpu *cpu, struct accel_vcpu *vcpu);
 
-/*
- * vCPU threads at start-up: report the vCPU created (@error 0) or not, and
- * wait until every vCPU exists. 0 to go on, -ECANCELED when the VM stops.
- */
-int vm_cpu_ready(struct vm_cpu *cpu, int error);
-
-/*
- * vCPU threads: wait until every vCPU has arrived here. 0, or -ECANCELED
- * when the VM stops meanwhile.
- */
-int vm_cpu_barrier(struct vm_cpu *cpu);
-
-/* vCPU threads: park at a request; returns the request that was pending. */
-enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu);
-/* Did --timeout or a signal end the run (rather than the guest or an error)? */
-bool vm_stopped_from_outside(struct vm *vm);
-
-/* vCPU threads: is a request pending? (cheap, lock-free read) */
-bool vm_request_pending(struct vm *vm);
+/* The vCPU thread's body: create the vCPU, then run it until the VM stops. */
+void *vm_cpu_thread(void *arg);
 
 /* One line to stderr: always (errors) or with --verbose. */
 void vm_error(const struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef BMVM_CORE_VM_API_H
-#define BMVM_CORE_VM_API_H
+#ifndef BMVM_VMM_VM_API_H
+#define BMVM_VMM_VM_API_H
 
 struct vm;
 

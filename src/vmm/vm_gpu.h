@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef BMVM_CORE_VM_GPU_H
-#define BMVM_CORE_VM_GPU_H
+#ifndef BMVM_VMM_VM_GPU_H
+#define BMVM_VMM_VM_GPU_H
 
 /*
  * The VM's side of the GPU renderer: start bmvm-render (or reach one) when

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef BMVM_CORE_CONFIG_H
-#define BMVM_CORE_CONFIG_H
+#ifndef BMVM_VMM_CONFIG_H
+#define BMVM_VMM_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/loader.h"
 #include "gpu/capture_spec.h"
+#include "virtio/devices.h"
 
 #define CONFIG_MAX_CPUS		64
 #define CONFIG_MAX_RAM_MIB	(512u * 1024)	/* fits a 40-bit IPA space above 1 GiB */
@@ -18,25 +19,6 @@
 enum reset_action {
 	RESET_REBOOT,	/* restart the guest from its kernel */
 	RESET_EXIT,	/* bmvm exits 0 */
-};
-
-/* The virtio devices a command line can ask for (machine.c places them). */
-enum vdev_kind {
-	VDEV_9P,	/* --share DIR[,tag=NAME][,ro] */
-	VDEV_KEYBOARD,	/* on unless --no-input */
-	VDEV_TABLET,
-	VDEV_BLK,	/* --disk PATH[,ro][,cow][,serial=ID] */
-	VDEV_NET,	/* --net user[,...] | tap=NAME */
-	VDEV_CONSOLE,	/* --console BACKEND */
-	VDEV_RNG,	/* on unless --no-rng */
-	VDEV_BALLOON,	/* on unless --no-balloon */
-	VDEV_GPU,	/* on unless --no-gpu; --resolution WxH */
-	VDEV_NR_KINDS,
-};
-
-struct vdev_spec {
-	enum vdev_kind kind;
-	const char *arg;	/* the option's value as given; the device parses it */
 };
 
 #define CONFIG_MAX_VDEVS	32

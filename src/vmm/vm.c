@@ -6,7 +6,7 @@
  * thread turns SIGINT/SIGTERM/SIGHUP into a stop request, so no signal
  * handler has to touch shared state.
  */
-#include "core/vm.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,18 +21,10 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
-#include "arch/arm64/machine.h"
+#include "core/log.h"
 #include "core/thread.h"
-#include "core/vm_api.h"
-#include "core/vm_gpu.h"
-
-static void vm_vlog(const char *fmt, va_list ap)
-{
-	char line[512];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "bmvm: %s\n", line);
-}
+#include "vmm/vm_api.h"
+#include "vmm/vm_gpu.h"
 
 void vm_error(const struct vm *vm, const char *fmt, ...)
 {
@@ -40,7 +32,7 @@ void vm_error(const struct vm *vm, const char *fmt, ...)
 
 	(void)vm;
 	va_start(ap, fmt);
-	vm_vlog(fmt, ap);
+	log_verror(fmt, ap);
 	va_end(ap);
 }
 
@@ -51,8 +43,15 @@ void vm_verbose(const struct vm *vm, const char *fmt, ...)
 	if (!vm->config->verbose)
 		return;
 	va_start(ap, fmt);
-	vm_vlog(fmt, ap);
+	log_verror(fmt, ap);
 	va_end(ap);
+}
+
+int vm_input(struct vm *vm, bool tablet, const struct virtio_input_event *ev, size_t n)
+{
+	struct device *dev = machine_find_vdev(vm->machine, tablet ? VDEV_TABLET : VDEV_KEYBOARD, 0);
+
+	return dev ? virtio_input_inject(dev, ev, n) : -ENODEV;
 }
 
 void vm_wake(struct vm *vm)
@@ -64,7 +63,11 @@ void vm_wake(struct vm *vm)
 		;
 }
 
-/* Under the lock, so that a vCPU thread cannot free its vCPU meanwhile. */
+/*
+ * After posting a request: get every vCPU out of the guest, and out of a
+ * powered-off wait, to look at it. Under the lock, so that a vCPU thread
+ * cannot free its vCPU meanwhile.
+ */
 static void vm_kick_cpus(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -72,6 +75,7 @@ static void vm_kick_cpus(struct vm *vm)
 		if (vm->cpu[i].vcpu)
 			accel_vcpu_kick(vm->cpu[i].vcpu);
 	pthread_mutex_unlock(&vm->lock);
+	machine_kick(vm->machine);
 }
 
 static void vm_post(struct vm *vm, enum vm_request req, int status)
@@ -85,7 +89,6 @@ static void vm_post(struct vm *vm, enum vm_request req, int status)
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	vm_kick_cpus(vm);
-	machine_kick(vm);
 	vm_wake(vm);
 }
 
@@ -171,77 +174,6 @@ bool vm_paused(struct vm *vm)
 	return all;
 }
 
-void vm_cpu_pause_wait(struct vm_cpu *cpu)
-{
-	struct vm *vm = cpu->vm;
-
-	pthread_mutex_lock(&vm->lock);
-	vm->cpus_paused++;
-	while (vm->paused && vm->request != VM_REQ_STOP)
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	vm->cpus_paused--;
-	pthread_mutex_unlock(&vm->lock);
-}
-
-int vm_cpu_ready(struct vm_cpu *cpu, int error)
-{
-	struct vm *vm = cpu->vm;
-	int ret;
-
-	pthread_mutex_lock(&vm->lock);
-	if (error && !vm->cpu_error)
-		vm->cpu_error = error;
-	vm->cpus_ready++;
-	pthread_cond_broadcast(&vm->cond);
-	while (vm->generation == 0 && vm->request != VM_REQ_STOP)
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	ret = vm->request == VM_REQ_STOP || error ? -ECANCELED : 0;
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
-}
-
-int vm_cpu_barrier(struct vm_cpu *cpu)
-{
-	struct vm *vm = cpu->vm;
-	unsigned phase;
-	int ret;
-
-	pthread_mutex_lock(&vm->lock);
-	phase = vm->barrier_phase;
-	if (++vm->barrier_count == vm->config->nr_cpus) {
-		vm->barrier_count = 0;
-		vm->barrier_phase++;
-		pthread_cond_broadcast(&vm->cond);
-	}
-	while (vm->barrier_phase == phase && vm->request != VM_REQ_STOP)
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	ret = vm->request == VM_REQ_STOP ? -ECANCELED : 0;
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
-}
-
-enum vm_request vm_cpu_wait_request(struct vm_cpu *cpu)
-{
-	struct vm *vm = cpu->vm;
-	enum vm_request req;
-
-	pthread_mutex_lock(&vm->lock);
-	req = vm->request;
-	if (req == VM_REQ_RESET) {
-		unsigned gen = vm->generation;
-
-		vm->cpus_ready++;
-		pthread_cond_broadcast(&vm->cond);
-		while (vm->generation == gen && vm->request != VM_REQ_STOP)
-			pthread_cond_wait(&vm->cond, &vm->lock);
-		req = vm->request == VM_REQ_STOP ? VM_REQ_STOP : VM_REQ_RESET;
-	} else if (req == VM_REQ_NONE && vm->paused) {
-		req = VM_REQ_PAUSE;
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return req;
-}
-
 /* Main thread: wait until @n vCPUs have checked in (created, or parked). */
 static void vm_wait_cpus(struct vm *vm, unsigned n)
 {
@@ -262,47 +194,6 @@ static void vm_release_cpus(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-void vm_cpu_set_vcpu(struct vm_cpu *cpu, struct accel_vcpu *vcpu)
-{
-	pthread_mutex_lock(&cpu->vm->lock);
-	cpu->vcpu = vcpu;
-	pthread_mutex_unlock(&cpu->vm->lock);
-}
-
-void vm_cpu_create_turn(struct vm_cpu *cpu)
-{
-	struct vm *vm = cpu->vm;
-
-	pthread_mutex_lock(&vm->lock);
-	while (vm->cpus_created != cpu->index)
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	pthread_mutex_unlock(&vm->lock);
-}
-
-void vm_cpu_created(struct vm_cpu *cpu, struct accel_vcpu *vcpu)
-{
-	struct vm *vm = cpu->vm;
-
-	pthread_mutex_lock(&vm->lock);
-	cpu->vcpu = vcpu;
-	vm->cpus_created++;
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-}
-
-static void *vm_cpu_thread(void *arg)
-{
-	struct vm_cpu *cpu = arg;
-	struct accel_vcpu *vcpu;
-
-	machine_vcpu_main(cpu->vm, cpu->index);
-	vcpu = cpu->vcpu;
-	vm_cpu_set_vcpu(cpu, NULL);
-	if (vcpu)
-		accel_vcpu_destroy(vcpu);
-	return NULL;
-}
-
 /* ---- reset ------------------------------------------------------------ */
 
 static int vm_reset(struct vm *vm)
@@ -313,8 +204,7 @@ static int vm_reset(struct vm *vm)
 	if (vm->request == VM_REQ_STOP)
 		return 0;
 	/* The images are read again: a kernel rebuilt in place boots now. */
-	if (machine_prepare_boot(vm, &err) || machine_load(vm, &err) ||
-	    accel_irqchip_reset(vm->accel, &err)) {
+	if (machine_reset(vm->machine, &err)) {
 		vm_error(vm, "reset: %s", err.msg);
 		vm_request_stop(vm, 1);
 		return -EIO;
@@ -344,7 +234,7 @@ static void console_pump(struct vm *vm, struct console_in *in, bool readable)
 		in->off = 0;
 	}
 	if (in->off < in->len)
-		in->off += machine_console_input(vm, in->buf + in->off, in->len - in->off);
+		in->off += machine_console_input(vm->machine, in->buf + in->off, in->len - in->off);
 }
 
 static int64_t now_ms(void)
@@ -486,7 +376,7 @@ static bool vm_stop_gracefully(struct vm *vm, const char *why)
 {
 	int64_t deadline = now_ms() + (int64_t)vm->config->stop_timeout_sec * 1000;
 
-	if (vm->stop_deadline_ms || machine_power_button(vm))
+	if (vm->stop_deadline_ms || machine_power_button(vm->machine))
 		return false;
 	vm->stop_why = why;		/* before the deadline, which publishes it */
 	vm->stop_deadline_ms = deadline;
@@ -607,6 +497,45 @@ static int vm_start_cpus(struct vm *vm, unsigned *started)
 	return 0;
 }
 
+/* What the machine tells the VMM (arch/machine.h's struct machine_events). */
+static void vm_event_exit(void *opaque, int status)
+{
+	vm_request_stop(opaque, status);
+}
+
+static void vm_event_console_room(void *opaque)
+{
+	vm_wake(opaque);
+}
+
+static unsigned vm_event_resets(void *opaque)
+{
+	struct vm *vm = opaque;
+	unsigned n;
+
+	pthread_mutex_lock(&vm->lock);
+	n = vm->resets;
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
+static int vm_machine_create(struct vm *vm, struct errbuf *err)
+{
+	const struct vm_config *c = vm->config;
+	struct machine_params p = {
+		.kernel_path = c->kernel_path, .format = c->format,
+		.initrd_path = c->initrd_path, .cmdline = c->cmdline,
+		.nr_cpus = c->nr_cpus, .ram_bytes = c->ram_mib << 20,
+		.shared_ram = vm_gpu_wants_shared_ram(vm), .verbose = c->verbose,
+		.vdev = c->vdev, .nr_vdevs = c->nr_vdevs,
+		.mem = &vm->mem, .bus = &vm->bus, .serial = &vm->serial,
+		.display = vm_gpu_display(vm),
+		.events = { vm_event_exit, vm_event_console_room, vm_event_resets, vm },
+	};
+
+	return machine_create(&vm->machine, &p, err);
+}
+
 static int vm_setup(struct vm *vm)
 {
 	struct accel_config ac;
@@ -621,30 +550,32 @@ static int vm_setup(struct vm *vm)
 		vm_error(vm, "serial console on %s", vm->serial.path);
 	if (vm_gpu_start(vm))
 		return -1;
-	if (machine_create(vm, &err)) {
+	if (vm_machine_create(vm, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
 	vm_gpu_share_ram(vm);
-	if (machine_prepare_boot(vm, &err)) {
+	if (machine_prepare_boot(vm->machine, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
 	if (vm->config->dump_dtb_path) {
-		if (machine_dump_dtb(vm, vm->config->dump_dtb_path, &err)) {
+		if (machine_dump_dtb(vm->machine, vm->config->dump_dtb_path, &err)) {
 			vm_error(vm, "--dump-dtb: %s", err.msg);
 			return -1;
 		}
 		return 1;
 	}
-	machine_accel_config(vm, &ac);
+	machine_accel_config(vm->machine, &ac);
 	if (accel_create(&vm->accel, &ac, &err) ||
 	    accel_map_memory(vm->accel, vm->mem.base, vm->mem.host, vm->mem.size, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
-	machine_bind_devices(vm);
-	if (machine_load(vm, &err)) {
+	machine_attach_accel(vm->machine, vm->accel);
+	vm_verbose(vm, "%s: PSCI answered by %s", accel_name(),
+		   machine_psci_provider(vm->machine));
+	if (machine_load(vm->machine, &err)) {
 		vm_error(vm, "%s", err.msg);
 		return -1;
 	}
@@ -669,10 +600,12 @@ static int vm_init(struct vm *vm, const struct vm_config *config)
 
 static void vm_teardown(struct vm *vm)
 {
+	vm_gpu_cancel(vm);	/* a GPU device thread stuck sending gives up, and can end */
+	/* Devices first: their threads may still raise interrupts through the accelerator. */
+	machine_destroy(vm->machine);
+	vm->machine = NULL;
 	if (vm->accel)
 		accel_destroy(vm->accel);
-	vm_gpu_cancel(vm);	/* a GPU device thread stuck sending gives up, and can end */
-	machine_destroy(vm);
 	vm_gpu_stop(vm);	/* after the GPU device, which draws through it */
 	if (vm->serial_open)
 		chardev_close(&vm->serial);
