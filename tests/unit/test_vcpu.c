@@ -621,6 +621,26 @@ static void test_dabt_refused_injects_from_el0(void **state)
 	assert_int_equal(dev_read(f, SCRATCH, 8), 0);
 }
 
+/* Hypervisor.framework's form of the same refusal must end the same way. */
+static void test_dabt_raw_refused_injects(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t pstate = EL1H_MASKED;
+	enum machine_run_event ev;
+
+	set(f, X(0), SCRATCH);
+	set(f, ACCEL_REG_VBAR_EL1, VBAR);
+	set(f, ACCEL_REG_PC, INSN_PC(I_LDXR));
+	capture_begin(f);
+	push(f, 0, exc(DABT_NISV_READ, SCRATCH, SCRATCH));
+	ev = run(f);
+	assert_int_equal(capture_end(f), 1);
+	if (ev != MACHINE_RUN_ON)
+		fail_msg("a raw data abort the emulator refuses ends the run (event %d) instead "
+			 "of injecting an external abort; stderr: %s", ev, f->log);
+	assert_external_abort(f, INSN_PC(I_LDXR), pstate, 0x200, 0x96000410, EL1H_MASKED);
+}
+
 /* ---- HVC: PSCI and bmvm's calls --------------------------------------- */
 
 /* HVC #imm with X0..X3; the PC is already past the HVC, as HVC reports it. */
@@ -1154,6 +1174,7 @@ int main(void)
 		T(test_dabt_raw_sp_writeback),
 		T(test_dabt_refused_injects_from_el1),
 		T(test_dabt_refused_injects_from_el0),
+		T(test_dabt_raw_refused_injects),
 		T(test_hvc_psci_version_features),
 		T(test_hvc_unknown_and_nonzero_imm),
 		T(test_hvc_system_off_and_reset),
