@@ -408,6 +408,17 @@ static const struct reject_case reject_cases[] = {
 	{ 0xf8630841, "register offset option=000", "extend" },
 };
 
+/* The classes whose address is the base register alone, so known even when refused. */
+static bool base_only(const char *reason)
+{
+	static const char *const classes[] = { "exclusive", "ordered", "CAS", "atomic", "LDAPR" };
+
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (!strcmp(reason, classes[i]))
+			return true;
+	return false;
+}
+
 static void test_rejections(void **state)
 {
 	struct fixture *f = *state;
@@ -430,6 +441,12 @@ static void test_rejections(void **state)
 		assert_non_null(strstr(f->err.msg, word));
 		assert_non_null(strstr(f->err.msg, "40001000"));	/* the PC */
 		assert_int_equal(f->dev.count, 0);
+		/* Where it went is known for the base-only classes (exclusives, atomics). */
+		assert_int_equal(f->cpu.fault_va_valid, base_only(c->reason));
+		if (f->cpu.fault_va_valid)
+			assert_int_equal(f->cpu.fault_va, f->cpu.x[(c->insn >> 5) & 31]);
+		f->cpu.fault_va_valid = start.fault_va_valid;
+		f->cpu.fault_va = start.fault_va;
 		assert_memory_equal(&f->cpu, &start, sizeof(start));
 	}
 }
@@ -485,6 +502,10 @@ static void test_access_failure_single(void **state)
 	f->dev.fail_ret = -EIO;
 	/* ldr x1, [x2, #16]! */
 	assert_int_equal(run(f, 0xf8410c41), -EIO);
+	assert_true(f->cpu.fault_va_valid);
+	assert_int_equal(f->cpu.fault_va, DEV + 16);	/* where the abort says it went */
+	f->cpu.fault_va_valid = start.fault_va_valid;
+	f->cpu.fault_va = start.fault_va;
 	assert_memory_equal(&f->cpu, &start, sizeof(start));
 	assert_non_null(strstr(f->err.msg, "0xf8410c41"));
 	assert_non_null(strstr(f->err.msg, "0x40001000"));
@@ -503,6 +524,9 @@ static void test_access_failure_pair_second(void **state)
 	/* ldpsw x1, x2, [x3, #8]! */
 	assert_int_equal(run(f, 0x69c10861), -ENODEV);
 	assert_int_equal(f->dev.count, 2);
+	assert_int_equal(f->cpu.fault_va, DEV + 8);	/* the instruction's address */
+	f->cpu.fault_va_valid = start.fault_va_valid;
+	f->cpu.fault_va = start.fault_va;
 	assert_memory_equal(&f->cpu, &start, sizeof(start));
 	assert_non_null(strstr(f->err.msg, "0x900000c"));	/* the second element */
 }

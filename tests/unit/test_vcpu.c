@@ -565,13 +565,14 @@ static void test_dabt_raw_sp_writeback(void **state)
  * guest: a synchronous external abort taken to EL1, built by the arch code.
  */
 static void assert_external_abort(struct fixture *f, uint64_t pc, uint64_t pstate,
-				  uint64_t vector, uint64_t want_esr, uint64_t want_pstate)
+				  uint64_t vector, uint64_t want_esr, uint64_t want_far,
+				  uint64_t want_pstate)
 {
 	assert_int_equal(reg(f, ACCEL_REG_PC), VBAR + vector);
 	assert_int_equal(reg(f, ACCEL_REG_ELR_EL1), pc);
 	assert_int_equal(reg(f, ACCEL_REG_SPSR_EL1), pstate);
 	assert_int_equal(reg(f, ACCEL_REG_ESR_EL1), want_esr);
-	assert_int_equal(reg(f, ACCEL_REG_FAR_EL1), 0);
+	assert_int_equal(reg(f, ACCEL_REG_FAR_EL1), want_far);
 	assert_int_equal(reg(f, ACCEL_REG_PSTATE), want_pstate);
 }
 
@@ -593,8 +594,11 @@ static void test_dabt_refused_injects_from_el1(void **state)
 	assert_int_equal(capture_end(f), 1);
 	assert_log_has(f, "vCPU 0: cannot emulate the access to 0x90f0100");
 	assert_log_has(f, "injecting an external abort");
-	/* Current EL with SP_ELx: + 0x200. EC 0x25, IL, FnV, DFSC 0x10 (a read: WnR 0). */
-	assert_external_abort(f, INSN_PC(I_LDXR), pstate, 0x200, 0x96000410,
+	/*
+	 * Current EL with SP_ELx: + 0x200. EC 0x25, IL, DFSC 0x10 (a read: WnR 0);
+	 * an exclusive's address is its base register, so FAR is valid (no FnV).
+	 */
+	assert_external_abort(f, INSN_PC(I_LDXR), pstate, 0x200, 0x96000010, SCRATCH,
 			      EL1H_MASKED | NZCV_ZC);
 	assert_int_equal(reg(f, X(9)), 0x0a0a0a0a0a0a0a0aULL);
 }
@@ -615,8 +619,8 @@ static void test_dabt_refused_injects_from_el0(void **state)
 					.dabt = { .ipa = SCRATCH, .iss = 1u << 6 } });
 	assert_int_equal(run(f), MACHINE_RUN_ON);
 	assert_int_equal(capture_end(f), 1);
-	/* Lower EL, AArch64: + 0x400. EC 0x24, IL, FnV, WnR, DFSC 0x10. */
-	assert_external_abort(f, INSN_PC(I_STXR), pstate, 0x400, 0x92000450,
+	/* Lower EL, AArch64: + 0x400. EC 0x24, IL, WnR, DFSC 0x10; FAR the base. */
+	assert_external_abort(f, INSN_PC(I_STXR), pstate, 0x400, 0x92000050, SCRATCH,
 			      EL1H_MASKED | NZCV_ZC | PSTATE_PAN);
 	assert_int_equal(dev_read(f, SCRATCH, 8), 0);
 }
@@ -638,7 +642,9 @@ static void test_dabt_raw_refused_injects(void **state)
 	if (ev != MACHINE_RUN_ON)
 		fail_msg("a raw data abort the emulator refuses ends the run (event %d) instead "
 			 "of injecting an external abort; stderr: %s", ev, f->log);
-	assert_external_abort(f, INSN_PC(I_LDXR), pstate, 0x200, 0x96000410, EL1H_MASKED);
+	/* FAR as the hardware reported it (the exit's far). */
+	assert_external_abort(f, INSN_PC(I_LDXR), pstate, 0x200, 0x96000010, SCRATCH,
+			      EL1H_MASKED);
 }
 
 /* ---- HVC: PSCI and bmvm's calls --------------------------------------- */

@@ -344,6 +344,16 @@ static void commit(struct arm64_cpu_state *cpu, const struct arm64_ldst *l,
 	cpu->dirty = dirty;
 }
 
+/*
+ * Load/store classes whose address is the base register alone, with no
+ * offset: exclusive and ordered (LDXR, LDAR, STLR, CAS...), and the atomic
+ * memory operations (LDADD, SWP...). Their faulting address is Xn or SP.
+ */
+static bool insn_base_only(uint32_t insn)
+{
+	return (insn & 0x3f000000) == 0x08000000 || (insn & 0x3b200c00) == 0x38200000;
+}
+
 int arm64_emulate_data_abort(struct arm64_cpu_state *cpu, const struct arm64_mmio_ctx *ctx,
 			     struct errbuf *err)
 {
@@ -356,14 +366,21 @@ int arm64_emulate_data_abort(struct arm64_cpu_state *cpu, const struct arm64_mmi
 	if (cpu->pstate & PSTATE_NRW)
 		return err_set(err, EINVAL, "pc 0x%" PRIx64 ": AArch32 state is not supported",
 			       cpu->pc);
+	cpu->fault_va_valid = false;
 	ret = fetch_insn(cpu, ctx, &insn, err);
 	if (ret)
 		return ret;
 	ret = arm64_decode_ldst(insn, &l, &why);
-	if (ret)
+	if (ret) {
+		/* Still say where it went, for the abort the guest gets instead. */
+		cpu->fault_va_valid = insn_base_only(insn);
+		cpu->fault_va = base_read(cpu, (insn >> 5) & 31);
 		return err_set(err, -ret, "pc 0x%" PRIx64 ": %s", cpu->pc, why.msg);
+	}
 	base = base_read(cpu, l.rn);
 	addr = base + (l.reg_offset ? offset_reg(cpu, &l) : (uint64_t)l.imm);
+	cpu->fault_va = l.post_index ? base : addr;
+	cpu->fault_va_valid = true;
 	ret = do_accesses(cpu, ctx, &l, insn, l.post_index ? base : addr, val, err);
 	if (ret)
 		return ret;

@@ -24,6 +24,8 @@ struct arm64_cpu_state {
 	uint64_t pstate;
 	uint64_t sctlr_el1, tcr_el1, ttbr0_el1, ttbr1_el1;	/* for the stage-1 walk */
 	uint64_t dirty;		/* out: bit n = x[n] changed, bit 31 = sp, bit 32 = pc */
+	uint64_t fault_va;	/* out: the access's virtual address, when fault_va_valid */
+	bool fault_va_valid;	/* out: known even when the access cannot be emulated */
 };
 
 #define ARM64_DIRTY_SP	(1ULL << 31)

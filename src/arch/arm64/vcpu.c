@@ -185,8 +185,13 @@ static int vcpu_inject(struct machine_vcpu *v, uint64_t esr, uint64_t far)
 	return ret ? ret : accel_vcpu_set_reg(v->vcpu, ACCEL_REG_PC, e.pc);
 }
 
-/* A data abort the hardware could not describe: decode the instruction ourselves. */
-static int vcpu_emulate_abort(struct machine_vcpu *v, uint64_t ipa, bool write)
+/*
+ * A data abort the hardware could not describe: decode the instruction
+ * ourselves. @far is the faulting virtual address where the accelerator
+ * reported one (Hypervisor.framework), else the emulator works it out.
+ */
+static int vcpu_emulate_abort(struct machine_vcpu *v, uint64_t ipa, bool write,
+			      const uint64_t *far)
 {
 	struct arm64_mmio_ctx ctx = { v->m->mem, vcpu_mmio, v };
 	struct arm64_cpu_state state;
@@ -204,15 +209,21 @@ static int vcpu_emulate_abort(struct machine_vcpu *v, uint64_t ipa, bool write)
 	/*
 	 * What real hardware does with an access no device can complete: a
 	 * bus error. The guest's abort handler (or Linux's SIGBUS to a user
-	 * process) decides what happens next; bmvm says what it saw. The
-	 * faulting virtual address is not known here (FnV).
+	 * process) decides what happens next; bmvm says what it saw. FAR
+	 * holds the faulting virtual address where it is known, else FnV says
+	 * it is not.
 	 */
 	if (v->reported_aborts < VCPU_REPORT_MAX)
 		machine_error(v->m, "vCPU %u: cannot emulate the access to 0x%" PRIx64 ": %s; "
 			      "injecting an external abort%s", v->index, ipa, err.msg,
 			      ++v->reported_aborts == VCPU_REPORT_MAX ?
 			      " (further ones not reported)" : "");
-	ret = vcpu_inject(v, arm64_esr_external_dabt(state.pstate, write, false), 0);
+	if (far) {
+		state.fault_va = *far;
+		state.fault_va_valid = true;
+	}
+	ret = vcpu_inject(v, arm64_esr_external_dabt(state.pstate, write, state.fault_va_valid),
+			  state.fault_va_valid ? state.fault_va : 0);
 	if (ret)
 		machine_error(v->m, "vCPU %u: cannot inject the abort: %s", v->index,
 			      strerror(-ret));
@@ -288,8 +299,21 @@ static enum machine_run_event vcpu_handle_trap(struct machine_vcpu *v)
 	const struct accel_exit *exit = &v->exit;
 	struct arm64_exit_action act;
 	struct arm64_cpu_state state;
+	struct arm64_dabt dabt;
 	struct errbuf err;
-	int ret = vcpu_read_state(v, &state);
+	int ret;
+
+	/*
+	 * A data abort without a valid syndrome takes the same way as KVM's
+	 * NISV exit: emulated, or answered with an external abort.
+	 */
+	arm64_dabt_decode(exit->exception.esr, &dabt);
+	if (arm64_esr_ec(exit->exception.esr) == ARM64_EC_DABT_LOW && !dabt.isv && !dabt.cm &&
+	    !dabt.s1ptw)
+		return vcpu_emulate_abort(v, exit->exception.ipa, dabt.write,
+					  dabt.fnv ? NULL : &exit->exception.far) ?
+		       MACHINE_FAULT : MACHINE_RUN_ON;
+	ret = vcpu_read_state(v, &state);
 
 	if (!ret)
 		ret = arm64_handle_exception(&state, exit->exception.esr, exit->exception.far,
@@ -338,7 +362,7 @@ static enum machine_run_event vcpu_handle_exit(struct machine_vcpu *v)
 	case ACCEL_EXIT_DABT_NISV:
 		machine_verbose(v->m, "vCPU %u: emulating an access to 0x%" PRIx64
 				" (ISS 0x%" PRIx64 ")", v->index, exit->dabt.ipa, exit->dabt.iss);
-		if (vcpu_emulate_abort(v, exit->dabt.ipa, exit->dabt.iss & (1 << 6)))
+		if (vcpu_emulate_abort(v, exit->dabt.ipa, exit->dabt.iss & (1 << 6), NULL))
 			return MACHINE_FAULT;
 		return MACHINE_RUN_ON;
 	case ACCEL_EXIT_POWEROFF:
