@@ -493,6 +493,8 @@ static void test_emulate_with_mmu(void **state)
 	start = pt->cpu;
 	assert_int_equal(arm64_emulate_data_abort(&pt->cpu, &ctx, &pt->err), -EFAULT);
 	assert_int_equal(dev.count, 0);
+	assert_int_equal(pt->cpu.fault_va, 0xffff000000201ff8ULL);	/* the abort's FAR */
+	start.fault_va = pt->cpu.fault_va;
 	assert_memory_equal(&pt->cpu, &start, sizeof(start));
 	assert_non_null(strstr(pt->err.msg, "0xa9000861"));
 	assert_non_null(strstr(pt->err.msg, "0xffff800000081000"));
