@@ -6,6 +6,14 @@ B=/payload/bad
 
 run_case version 0 10 '^bmvm [0-9]' -- bmvm --version
 run_case help 0 10 '--timeout SEC' -- bmvm --help
+# Does the host's KVM hand PSCI calls to userspace (SMCCC filter, Linux
+# 6.4+)? tests/l1/kvmprobe tries it on a VM of its own.
+case $(uname -r) in
+[0-5].*|6.[0-3].*) smccc='^PSCI_HVC kernel: ' ;;
+*) smccc='^PSCI_HVC user: KVM_EXIT_HYPERCALL nr 0x84000000 flags 0x0 \(hvc\), guest got x0 0x10002$' ;;
+esac
+run_case kvm-smccc-filter 0 30 "$smccc" -- /payload/kvmprobe
+grep -E '^(SMCCC_FILTER|PSCI_HVC)' "$CASE_OUT" | sed 's/^/    kvmprobe: /'
 
 # --- test kernels ----------------------------------------------------------
 run_case hello 0 60 'hello: PASS' -- bmvm $G/hello.elf --cpus 1

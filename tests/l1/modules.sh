@@ -4,7 +4,9 @@
 # kernel modules out of a Debian modules tree (scripts/fetch-arm64's
 # OUTDIR/kernel*/modules) together with their dependencies, in load order.
 # Debian's kernel package has no modules.dep (depmod makes it on install), so
-# the dependencies come from each .ko's own modinfo strings.
+# the dependencies come from each .ko's own modinfo strings. Newer kernels
+# (bookworm-backports' 6.12) ship each module as .ko.xz: it is unpacked here,
+# so DIR always holds plain .ko files (busybox insmod loads those).
 #
 #   MODS=TREE             the modules tree (lib/modules/<release>) to take from
 #   mods_add DIR NAME     copy NAME.ko into DIR after its dependencies and
@@ -16,15 +18,25 @@
 
 declare -A mods_ko_cache=() mods_added=()
 
-# mods_ko NAME: sets KO to the .ko of module NAME, "" if none. File names mix
-# - and _ (virtio-rng.ko is module virtio_rng, rng-core.ko is rng_core).
+# mods_ko NAME: sets KO to the .ko or .ko.xz of module NAME, "" if none. File
+# names mix - and _ (virtio-rng.ko is module virtio_rng, rng-core.ko is rng_core).
 mods_ko() {
-  local m=$1
+  local m=$1 n args=()
   if [ -z "${mods_ko_cache[$m]+set}" ]; then
-    mods_ko_cache[$m]=$(find "$MODS/kernel" \( -name "$m.ko" -o -name "${m//_/-}.ko" \
-      -o -name "${m//-/_}.ko" \) -print -quit)
+    for n in "$m" "${m//_/-}" "${m//-/_}"; do
+      args+=(-o -name "$n.ko" -o -name "$n.ko.xz")
+    done
+    mods_ko_cache[$m]=$(find "$MODS/kernel" \( "${args[@]:1}" \) -print -quit)
   fi
   KO=${mods_ko_cache[$m]}
+}
+
+# mods_cat KO: the module's ELF on stdout, unpacked if it is .ko.xz.
+mods_cat() {
+  case $1 in
+    *.ko.xz) xz -dc "$1" ;;
+    *) cat "$1" ;;
+  esac
 }
 
 # mods_builtin NAME: true if module NAME is built into the kernel.
@@ -49,10 +61,10 @@ mods_add() {
     echo "modules: no module $m in $MODS (neither a .ko nor built in)" >&2
     exit 1
   fi
-  m=$(basename "$ko" .ko)
+  m=$(basename "${ko%.xz}" .ko)
   [ -z "${mods_added[$m]:-}" ] || return 0
   mods_added[$m]=1
-  info=$(strings -a "$ko")
+  info=$(mods_cat "$ko" | strings -a)
   for dep in $(sed -n 's/^depends=//p' <<<"$info" | tr ',' ' '); do
     mods_add "$dir" "$dep"
   done
@@ -61,6 +73,6 @@ mods_add() {
     mods_add "$dir" "$dep" soft
   done
   mkdir -p "$dir"
-  cp "$ko" "$dir/"
+  mods_cat "$ko" >"$dir/$m.ko"
   echo "$m" >>"$dir/load"
 }
