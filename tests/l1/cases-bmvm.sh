@@ -25,6 +25,13 @@ done
 run_case vtimer 0 60 'vtimer: PASS' -- bmvm $G/vtimer.elf --cpus 1
 run_case isv0 0 60 'isv0: PASS' -- bmvm $G/isv0.elf --cpus 1
 run_case exit-status 42 60 'exiting with 42' -- bmvm $G/exitcode.elf --cpus 1
+# On a kernel with the SMCCC filter, PSCI is bmvm's own (psci.c, the code the
+# macOS backend runs) and the bare-metal guests end through bmvm's exit call.
+run_case psci-vmm 0 60 'PSCI answered by vmm' -- bmvm $G/smp.elf --cpus 4 -v
+grep -q 'smp: PASS' "$CASE_OUT" || fail psci-vmm-smp "no 'smp: PASS'" "$CASE_OUT"
+grep -qE 'vCPU [0-9]+: exit call with status 0' "$CASE_OUT" ||
+	fail psci-vmm-exit-call "the guest did not end through BMVM_SMCCC_EXIT" "$CASE_OUT"
+run_case exit-call-status 3 60 'exit call with status 3' -- bmvm $G/mmio-bad.elf --cpus 1 -v
 run_case timeout 124 60 'still running after 2 s' -- bmvm $G/hang.elf --cpus 2 --timeout 2
 # ... and says where the guest was stuck: vCPU 0 in hang's WFI loop, vCPU 1 never started.
 grep -qE 'vCPU 0 was at pc 0x4008[0-9a-f]{4} \(EL1, interrupts masked\)' "$CASE_OUT" ||
@@ -88,6 +95,8 @@ for n in 1 2; do
 	run_case linux-$n 0 90 "L2 LINUX UP $n" -- bmvm /payload/Image \
 		--initrd /payload/l2-initrd.cpio.gz --cmdline "console=ttyAMA0" --cpus $n --ram 256 -v
 	metric linux_${n}cpu_poweroff "$CASE_SECS" s
+	grep -q 'PSCI answered by vmm' "$CASE_OUT" ||
+		fail linux-$n-psci-vmm "PSCI was not bmvm's on $(uname -r)" "$CASE_OUT"
 done
 
 # Linux hears the power button too (bmvm.wait: the L2 init waits for it).
@@ -205,6 +214,7 @@ n=$(grep -c tick /tmp/api.out)
 awk '/ticker: tick/ { t = $6; if (seen && t - last > maxgap) maxgap = t - last; last = t; seen = 1 }
      END { print "max-gap-ms:", maxgap; exit !(maxgap < 1500) }' /tmp/api.out || { echo "FAIL: time jumped"; exit 1; }
 bmvm ctl --socket $S inspect | grep -q '"vcpus": 2' || { echo "FAIL: inspect"; exit 1; }
+bmvm ctl --socket $S inspect | grep -q '"psci": "vmm"' || { echo "FAIL: inspect psci"; exit 1; }
 bmvm ctl --socket $S metrics | grep -q '"mmio"' || { echo "FAIL: metrics"; exit 1; }
 check 1 bmvm ctl --socket $S screenshot /tmp/x.png   # no display: 404
 check 1 bmvm ctl --socket $S key ctrl+alt+f2          # no keyboard driver in this guest: 503
