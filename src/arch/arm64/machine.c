@@ -633,6 +633,14 @@ void machine_gpu_lost(struct vm *vm)
 		virtio_gpu_renderer_lost(vm->machine->gpu);
 }
 
+int machine_gpu_mode(struct vm *vm, uint32_t *width, uint32_t *height)
+{
+	if (!vm->machine->gpu)
+		return -ENODEV;
+	virtio_gpu_mode(vm->machine->gpu, width, height);
+	return 0;
+}
+
 void machine_kick(struct vm *vm)
 {
 	if (vm->machine && vm->machine->psci_ready)

@@ -100,6 +100,8 @@ int machine_gpu_report(struct vm *vm, uint32_t ctx, const struct bmgpu_error *er
 /* The renderer finished GPU context @ctx's submits up to @submit; or it is gone. */
 void machine_gpu_submit_done(struct vm *vm, uint32_t ctx, uint32_t submit);
 void machine_gpu_lost(struct vm *vm);
+/* Any thread: the display's size now (virtio_gpu_mode()). -ENODEV: no GPU. */
+int machine_gpu_mode(struct vm *vm, uint32_t *width, uint32_t *height);
 
 /* Any thread: release vCPUs waiting to be powered on (a stop or reset is pending). */
 void machine_kick(struct vm *vm);
