@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper over Meson. The two commands of the README's quick start:
 #   make demo    set up, build, boot the bundled hello guest, show its serial output
-#   make check   set up, build, run every test; ends with "N passed, N failed"
+#   make check   set up, build, run every test; ends with "N passed, N failed, N skipped"
 
 BUILD       ?= build/native
 ARM64_BUILD ?= build/arm64-bmvm

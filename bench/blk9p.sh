@@ -7,10 +7,11 @@
 #
 #   blk9p_measure LABEL -- cmd...   one run: boot the guest with cmd (a VMM
 #                                   command line using the variables below),
-#                                   RESULT blk9p-LABEL-N, its figures kept
+#                                   RESULT blk9p-LABEL-N; its figures kept
+#                                   only if it passed, host side included
 #   blk9p_qemu                      blk9p_measure qemu with QEMU (-accel kvm)
 #   blk9p_bmvm                      blk9p_measure bmvm with bmvm --disk/--share
-#                                   (skipped while bmvm's --help lacks --disk)
+#                                   (a failure while bmvm's --help lacks --disk)
 #   blk9p_report [A B]              medians of all runs: METRIC
 #                                   blk9p_LABEL_<test> MB/s, blk9p_LABEL_boot
 #                                   and _total s; with A B also
@@ -81,18 +82,10 @@ blk9p_measure() {
 	_bn=blk9p-$_bl-$BLK9P_RUN
 	blk9p_prepare
 	run_case "$_bn" 0 "$BLK9P_TIMEOUT" 'L2 TEST EXIT 0' -- sh "$BLK9P_DIR/stamp.sh" "$@"
+	_ok=$CASE_OK _secs=$CASE_SECS
 	_bo=/tmp/$_bn.out
 	cp "$CASE_OUT" "$_bo"
 	grep '^BLK9P-\(INFO\|FAIL\)' "$_bo" | sed "s/^/INFO blk9p $_bl: /"
-	grep '^BLK9P ' "$_bo" | while read -r _ _t _v _; do
-		blk9p_keep "blk9p_${_bl}_$_t" "$_v"
-	done
-	sed -n 's/^BLK9P-L1 marker \([0-9.]*\) \([0-9.]*\).*/\1 \2/p' "$_bo" | head -n1 |
-		while read -r _a _b; do
-			blk9p_keep "blk9p_${_bl}_boot" "$(awk -v a="$_a" -v b="$_b" 'BEGIN { printf "%.2f", b - a }')"
-		done
-	blk9p_keep "blk9p_${_bl}_total" "$CASE_SECS"
-	echo "INFO blk9p $_bl run $BLK9P_RUN: $(grep '^BLK9P ' "$_bo" | awk '{ printf "%s %s  ", $2, $3 }')"
 	# What the guest wrote must be on the emulated host: the disk's blocks
 	# allocated, the 9p file there at its full size.
 	_kib=$(du -k "$BLK9P_DISK" | cut -f1)
@@ -101,8 +94,23 @@ blk9p_measure() {
 		pass "$_bn-host-side" 0
 	else
 		fail "$_bn-host-side" "disk has $_kib KiB allocated, 9p file $_sz bytes (want $BLK9P_MB MiB each)"
+		_ok=0
 	fi
 	rm -rf "$BLK9P_DIR"
+	# A run that failed gives no figures: they would go into the medians.
+	if [ "$_ok" != 1 ]; then
+		echo "INFO blk9p $_bl run $BLK9P_RUN: failed, no figures kept"
+		return 0
+	fi
+	grep '^BLK9P ' "$_bo" | while read -r _ _t _v _; do
+		blk9p_keep "blk9p_${_bl}_$_t" "$_v"
+	done
+	sed -n 's/^BLK9P-L1 marker \([0-9.]*\) \([0-9.]*\).*/\1 \2/p' "$_bo" | head -n1 |
+		while read -r _a _b; do
+			blk9p_keep "blk9p_${_bl}_boot" "$(awk -v a="$_a" -v b="$_b" 'BEGIN { printf "%.2f", b - a }')"
+		done
+	blk9p_keep "blk9p_${_bl}_total" "$_secs"
+	echo "INFO blk9p $_bl run $BLK9P_RUN: $(grep '^BLK9P ' "$_bo" | awk '{ printf "%s %s  ", $2, $3 }')"
 }
 
 blk9p_qemu() {
@@ -125,7 +133,7 @@ blk9p_qemu() {
 
 blk9p_bmvm() {
 	if ! bmvm --help 2>&1 | grep -q -- --disk; then
-		echo "INFO blk9p bmvm: skipped, this bmvm has no --disk yet"
+		fail blk9p-bmvm "this bmvm's --help offers no --disk: its half was not measured"
 		return 0
 	fi
 	blk9p_measure bmvm -- bmvm "$BLK9P_KERNEL" --initrd "$BLK9P_INITRD" \

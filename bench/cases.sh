@@ -6,6 +6,8 @@
 #
 # Payload: /payload/guests/*.elf, /payload/kvm-bare, /payload/Image,
 # /payload/l2-initrd.cpio.gz. BENCH_RUNS sets the runs per figure (median).
+# Only runs that passed give figures: a failed run is a RESULT FAIL, and
+# its numbers (if it printed any) go nowhere.
 G=/payload/guests
 BARE=/payload/kvm-bare
 RUNS=${BENCH_RUNS:-5}
@@ -42,6 +44,7 @@ mmio_one() {	# mmio_one NAME RUN cmd...: appends the guest's ns/exit to /tmp/NAM
 	_n=$1 _r=$2
 	shift 2
 	run_case "$_n-$_r" 0 120 'mmio-loop: [0-9]+ exits' -- "$@"
+	[ "$CASE_OK" = 1 ] || return 0
 	sed -n 's/.*(\([0-9][0-9]*\) ns\/exit).*/\1/p' "$CASE_OUT" >>"/tmp/$_n.ns"
 }
 
@@ -143,7 +146,7 @@ watch_poll() {
 linux_boot() {
 	_ln=$1 _lr=$2 _lc=$3
 	rm -f "/tmp/$_ln.mark-s" "/tmp/$_ln.end-s" "/tmp/$_ln.hwm" "/tmp/$_ln.anon" \
-		"/tmp/$_ln.file" "/tmp/$_ln.cpu"
+		"/tmp/$_ln.file" "/tmp/$_ln.cpu" "/tmp/$_ln.first-ok"
 	i=1
 	while [ "$i" -le "$_lr" ]; do
 		# shellcheck disable=SC2086  # LINUX is a word list
@@ -152,6 +155,7 @@ linux_boot() {
 			fail "$_ln-$i" "exit status $W_RC, marker time '${W_MARK}'" "$CASE_OUT"
 		else
 			pass "$_ln-$i" "$W_END"
+			[ -s "/tmp/$_ln.first-ok" ] || echo "$CASE_OUT" >"/tmp/$_ln.first-ok"
 			echo "$W_MARK" >>"/tmp/$_ln.mark-s"
 			echo "$W_END" >>"/tmp/$_ln.end-s"
 			echo "$W_HWM" >>"/tmp/$_ln.hwm"
@@ -184,10 +188,11 @@ linux_boot linux_quiet "$RUNS" "console=ttyAMA0 quiet"
 linux_boot linux_verbose 2 "console=ttyAMA0"
 # The guest's own view: its last printk stamp before the marker is roughly
 # how long the kernel itself took; the rest of start->marker is bmvm's
-# start-up, loading and the exits it serves.
-if [ -s /tmp/linux_verbose-1.out ]; then
+# start-up, loading and the exits it serves. From the first run that passed.
+if [ -s /tmp/linux_verbose.first-ok ]; then
 	metric_if linux_verbose_guest_last_printk "$(sed -n \
-		's/^\[ *\([0-9][0-9]*\.[0-9]*\)\].*/\1/p' /tmp/linux_verbose-1.out | tail -n1)" s
+		's/^\[ *\([0-9][0-9]*\.[0-9]*\)\].*/\1/p' "$(cat /tmp/linux_verbose.first-ok)" |
+		tail -n1)" s
 fi
 
 # VMM memory overhead: the hello guest touches a few pages of its 128 MiB,
@@ -206,16 +211,16 @@ while [ "$i" -le "$RUNS" ]; do
 	rm -f /tmp/hello.time /tmp/bare.time
 	run_case "hello-rss-$i" 0 60 'hello: PASS' -- \
 		time -f 'maxrss %M' -o /tmp/hello.time bmvm $G/hello.elf --cpus 1 --ram 128
-	maxrss /tmp/hello.time >>/tmp/hello.maxrss
+	[ "$CASE_OK" = 0 ] || maxrss /tmp/hello.time >>/tmp/hello.maxrss
 	run_case "bare-rss-$i" 0 120 'mmio-loop:' -- \
 		time -f 'maxrss %M' -o /tmp/bare.time $BARE --gic $G/mmio-loop.elf
-	maxrss /tmp/bare.time >>/tmp/bare.maxrss
+	[ "$CASE_OK" = 0 ] || maxrss /tmp/bare.time >>/tmp/bare.maxrss
 	i=$((i + 1))
 done
 rm -f /tmp/idle.time
 run_case idle-rss 124 30 'still running' -- \
 	time -f 'maxrss %M' -o /tmp/idle.time bmvm $G/hang.elf --cpus 1 --ram 128 --timeout 1
-metric_if idle_128m_maxrss "$(maxrss /tmp/idle.time)" KiB
+[ "$CASE_OK" = 0 ] || metric_if idle_128m_maxrss "$(maxrss /tmp/idle.time)" KiB
 metric_if hello_128m_maxrss "$(median /tmp/hello.maxrss)" KiB
 metric_if kvm_bare_maxrss "$(median /tmp/bare.maxrss)" KiB
 # A guest that stays up (hang, stopped by --timeout 2) for a steady-state

@@ -98,6 +98,12 @@ void virtio_gpu_renderer_lost(struct device *dev);
  * unless set; tests shorten it).
  */
 void virtio_gpu_set_patience(struct device *dev, unsigned ms);
+/*
+ * Any thread, without waiting: the display's size now, in pixels. Scanout
+ * 0's as the guest set it; while it is off, the mode the device offers
+ * (--resolution).
+ */
+void virtio_gpu_mode(struct device *dev, uint32_t *width, uint32_t *height);
 
 /* An input event in evdev terms (linux/input-event-codes.h), as virtio-input carries it. */
 struct virtio_input_event {

@@ -175,6 +175,8 @@ static void display_scanout(struct virtio_gpu *g, unsigned id, uint32_t w, uint3
 		return;
 	s->shown_w = w;
 	s->shown_h = h;
+	if (id == 0)
+		atomic_store(&g->shown0, (uint64_t)w << 32 | h);
 	if (g->display)
 		gpu_display_result(g, g->display->ops->scanout(g->display->opaque, id, w, h));
 }
@@ -1237,6 +1239,15 @@ static void gpu_patience_locked(struct virtio_dev *vdev, void *arg)
 void virtio_gpu_set_patience(struct device *dev, unsigned ms)
 {
 	virtio_with_work_lock((struct virtio_dev *)dev, gpu_patience_locked, &ms);
+}
+
+void virtio_gpu_mode(struct device *dev, uint32_t *width, uint32_t *height)
+{
+	struct virtio_gpu *g = to_gpu((struct virtio_dev *)dev);
+	uint64_t shown = atomic_load(&g->shown0);
+
+	*width = shown ? (uint32_t)(shown >> 32) : g->width;
+	*height = shown ? (uint32_t)shown : g->height;
 }
 
 /* ---- creation --------------------------------------------------------------- */

@@ -262,6 +262,7 @@ struct virtio_gpu {
 	bool verbose;
 
 	_Atomic uint32_t events_read;	/* config space, vCPU threads */
+	_Atomic uint64_t shown0;	/* scanout 0's size, width << 32 | height; 0: off */
 
 	/* Under the work lock. */
 	struct gpu_resource *res[GPU_RES_BUCKETS];

@@ -19,7 +19,7 @@
 #include "gpu/link.h"
 #include "virtio/devices.h"
 
-/* Pointer coordinates arrive in display pixels; without a display, this one. */
+/* Pointer positions are in the display's pixels; without a GPU, in this size's. */
 #define NOMINAL_WIDTH	1280
 #define NOMINAL_HEIGHT	800
 
@@ -235,8 +235,15 @@ static json_t *vm_api_metrics(void *opaque)
 	return m;
 }
 
+/* Pixel @p of @size on one axis, on the tablet's: the first and last pixels are its ends. */
+static int32_t tablet_axis(int32_t p, uint32_t size)
+{
+	return size > 1 ? (int32_t)((int64_t)p * VIRTIO_TABLET_ABS_MAX / (size - 1)) : 0;
+}
+
 /* One API event as the guest's devices see it: events + a sync report. */
-static int inject_one(struct vm *vm, const struct api_input_event *e)
+static int inject_one(struct vm *vm, const struct api_input_event *e, uint32_t width,
+		      uint32_t height)
 {
 	struct virtio_input_event ev[3];
 	size_t n = 0;
@@ -248,10 +255,8 @@ static int inject_one(struct vm *vm, const struct api_input_event *e)
 		ev[n++] = (struct virtio_input_event){ EV_KEY, e->code, e->value };
 		break;
 	case API_INPUT_MOVE:
-		ev[n++] = (struct virtio_input_event){ EV_ABS, ABS_X,
-			(int32_t)((int64_t)e->x * VIRTIO_TABLET_ABS_MAX / (NOMINAL_WIDTH - 1)) };
-		ev[n++] = (struct virtio_input_event){ EV_ABS, ABS_Y,
-			(int32_t)((int64_t)e->y * VIRTIO_TABLET_ABS_MAX / (NOMINAL_HEIGHT - 1)) };
+		ev[n++] = (struct virtio_input_event){ EV_ABS, ABS_X, tablet_axis(e->x, width) };
+		ev[n++] = (struct virtio_input_event){ EV_ABS, ABS_Y, tablet_axis(e->y, height) };
 		break;
 	case API_INPUT_WHEEL:
 		ev[n++] = (struct virtio_input_event){ EV_REL, REL_WHEEL, e->value };
@@ -264,15 +269,19 @@ static int inject_one(struct vm *vm, const struct api_input_event *e)
 static int vm_api_input(void *opaque, const struct api_input_event *ev, size_t n)
 {
 	struct vm *vm = opaque;
+	struct device *gpu = machine_find_vdev(vm->machine, VDEV_GPU, 0);
+	uint32_t w = NOMINAL_WIDTH, h = NOMINAL_HEIGHT;
 
+	/* Once for the request: its moves are checked and scaled alike. */
+	if (gpu)
+		virtio_gpu_mode(gpu, &w, &h);
 	for (size_t i = 0; i < n; i++) {
 		if (ev[i].kind == API_INPUT_MOVE &&
-		    (ev[i].x < 0 || ev[i].y < 0 || ev[i].x >= NOMINAL_WIDTH ||
-		     ev[i].y >= NOMINAL_HEIGHT))
+		    (ev[i].x < 0 || ev[i].y < 0 || (uint32_t)ev[i].x >= w || (uint32_t)ev[i].y >= h))
 			return -ERANGE;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int ret = inject_one(vm, &ev[i]);
+		int ret = inject_one(vm, &ev[i], w, h);
 
 		if (ret == -ENOTCONN)
 			return -EAGAIN;		/* no driver yet: try again later */

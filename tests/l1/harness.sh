@@ -11,7 +11,9 @@
 # EXPECTED_EXIT is a number, "nonzero" or "any". PATTERN is grep -E, matched
 # against stdout+stderr (saved in /tmp/NAME.out); empty means no check.
 # run_case wants it present, run_case_not absent. After a case, CASE_SECS
-# holds its duration and CASE_OUT its output file, e.g. for `metric`.
+# holds its duration, CASE_OUT its output file, e.g. for `metric`, and
+# CASE_OK 1 if it passed, 0 if it failed (figures from a failed run are
+# not figures).
 
 # now: seconds since boot with centiseconds (busybox date has no %N).
 now() {
@@ -51,6 +53,7 @@ fail() {
 
 _run_case() {
 	_mode=$1 _name=$2 _want=$3 _tmo=$4 _pat=$5
+	CASE_OK=0
 	shift 5
 	if [ "${1:-}" != "--" ]; then
 		fail "$_name" "harness usage: missing -- before the command"
@@ -94,6 +97,7 @@ _run_case() {
 		fi
 	fi
 	pass "$_name" "$CASE_SECS"
+	CASE_OK=1
 	return 0
 }
 

@@ -340,8 +340,14 @@ static int xvfb_start(void)
 		dup2(null, 2);
 		close(fds[0]);
 		snprintf(arg, sizeof(arg), "%d", fds[1]);
-		execlp("Xvfb", "Xvfb", "-displayfd", arg, "-nolisten", "tcp", "-screen", "0",
-		       "1024x768x24", (char *)NULL);
+		/*
+		 * -noreset: an X server resets when its last client leaves, and
+		 * drops whoever connects meanwhile. Each renderer here is the
+		 * next one's only company, so on a busy machine the next one's
+		 * window then failed ("x11 not available").
+		 */
+		execlp("Xvfb", "Xvfb", "-displayfd", arg, "-noreset", "-nolisten", "tcp",
+		       "-screen", "0", "1024x768x24", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);

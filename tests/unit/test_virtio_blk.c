@@ -822,7 +822,7 @@ static void test_cow_refused(void **state)
 		if (dir_can_clone(dirs[i]) == 0)
 			dir = dirs[i];
 	if (!dir) {
-		print_message("skipped: every writable directory here can clone files\n");
+		print_message("# SKIP: every writable directory here can clone files\n");
 		fixture_free(f);
 		skip();
 	}
@@ -957,7 +957,7 @@ static void test_cow_clone(void **state)
 	unsigned entries;
 
 	if (!c->have_fs) {
-		print_message("skipped: %s\n", c->why);
+		print_message("# SKIP: %s\n", c->why);
 		skip();
 	}
 	print_message("note: cloning on %s%s\n", c->r.dir,

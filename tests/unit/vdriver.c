@@ -223,12 +223,29 @@ void vdriver_kick(struct vdriver *d, unsigned q)
 	vdriver_write32(d, VD_QUEUE_NOTIFY, q);
 }
 
+static int64_t monotonic_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/*
+ * Timed by the clock, not by counting sleeps: each usleep(100) takes
+ * longer than asked, and far longer on a busy machine, so "150 ms" of
+ * them was 265 ms on an idle one here and more under load.
+ */
 int vdriver_wait_used(struct vdriver *d, unsigned q, uint16_t *head, uint32_t *len, int ms)
 {
 	struct vdriver_queue *vq = &d->q[q];
 	uint16_t *idx = vdriver_ptr(d, vq->used + 2);
+	int64_t deadline = monotonic_us() + (int64_t)ms * 1000;
 
-	for (int waited = 0; waited <= ms * 10; waited++) {
+	for (;;) {
+		/* The clock first: an entry that is there when the time is up counts. */
+		bool late = monotonic_us() >= deadline;
+
 		if (__atomic_load_n(idx, __ATOMIC_ACQUIRE) != vq->used_seen) {
 			uint32_t *elem = vdriver_ptr(d, vq->used + 4 + 8ull * (vq->used_seen % vq->size));
 
@@ -239,9 +256,10 @@ int vdriver_wait_used(struct vdriver *d, unsigned q, uint16_t *head, uint32_t *l
 			vq->used_seen++;
 			return 0;
 		}
+		if (late)
+			return -ETIMEDOUT;
 		usleep(100);
 	}
-	return -ETIMEDOUT;
 }
 
 int vdriver_request(struct vdriver *d, unsigned q, const struct vdriver_seg *seg, unsigned n,
