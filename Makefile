@@ -7,6 +7,7 @@ BUILD       ?= build/native
 ARM64_BUILD ?= build/arm64-bmvm
 ARM64_ASAN  ?= build/arm64-asan
 ASAN_BUILD  ?= build/asan
+POSIX_BUILD ?= build/posix
 FUZZ_BUILD  ?= build/fuzz
 ARM64_DIR   ?= build/arm64
 GUESTS      ?= build/guests
@@ -14,7 +15,7 @@ FUZZ_SECS   ?= 30
 
 MESON_OPTS  ?= -Dwerror=true
 
-.PHONY: all deps native arm64 arm64-asan guests demo check unit asan fuzz integration bench \
+.PHONY: all deps native arm64 arm64-asan guests demo check unit unit-posix asan fuzz integration bench \
 	bench-blk9p bench-api bench-gpu testbed-smoke clean
 
 all: native
@@ -50,6 +51,15 @@ demo: arm64 guests
 
 unit: native
 	@bash tests/unit/run $(BUILD)
+
+# The portable POSIX host layer (src/host/posix: what macOS builds), built
+# and unit-tested here too. No renderer: it touches the host layer only
+# through hostmem_check_fd(), which test_host covers.
+unit-posix: deps
+	@[ -f $(POSIX_BUILD)/build.ninja ] || meson setup $(POSIX_BUILD) -Dhost=posix \
+		-Drenderer=disabled $(MESON_OPTS)
+	@ninja -C $(POSIX_BUILD)
+	@bash tests/unit/run $(POSIX_BUILD)
 
 asan: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) $(MESON_OPTS) \

@@ -2,11 +2,8 @@
 #include "core/guest_mem.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define RAM_ALIGN	0x200000ULL	/* 2 MiB: a stage-2 block, a transparent huge page */
@@ -22,47 +19,27 @@ static void ram_advise(void *host, uint64_t size)
 #endif
 }
 
-/*
- * A memfd the size of RAM, sealed so that nobody it is passed to can shrink
- * it under us (a shrunk file would fault bmvm's accesses with SIGBUS).
- */
-static int ram_memfd(uint64_t size)
-{
-	int fd = memfd_create("bmvm-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
-/* -errno for the call that just failed, the memfd (if any) closed. */
-static int mem_fail(int fd)
+/* -errno for the call that just failed, the shared memory (if any) closed. */
+static int mem_fail(struct hostmem *shm)
 {
 	int ret = -errno;
 
-	if (fd >= 0)
-		close(fd);
+	hostmem_close(shm);
 	return ret;
 }
 
 static int mem_init(struct guest_mem *mem, uint64_t base, uint64_t size, bool shared)
 {
+	struct hostmem shm = HOSTMEM_NONE;
 	uint8_t *map, *host;
 	uint64_t head;
-	int fd = -1;
+	int ret;
 
 	if (size == 0 || base + size < base || size > UINT64_MAX - RAM_ALIGN ||
 	    size > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (shared && (fd = ram_memfd(size)) < 0)
-		return fd;
+	if (shared && (ret = hostmem_create(&shm, size)))
+		return ret;
 	/*
 	 * NORESERVE: RAM is committed page by page as the guest touches it.
 	 * Over-allocate, then trim so that the host address is 2 MiB aligned
@@ -71,16 +48,15 @@ static int mem_init(struct guest_mem *mem, uint64_t base, uint64_t size, bool sh
 	map = mmap(NULL, size + RAM_ALIGN, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED)
-		return mem_fail(fd);
+		return mem_fail(&shm);
 	host = (uint8_t *)(((uintptr_t)map + RAM_ALIGN - 1) & ~(uintptr_t)(RAM_ALIGN - 1));
 	head = (uint64_t)(host - map);
 	if (head)
 		munmap(map, head);
 	munmap(host + size, RAM_ALIGN - head);
 	if (shared && mmap(host, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
-			   fd, 0) == MAP_FAILED) {
-		int ret = mem_fail(fd);
-
+			   shm.fd, 0) == MAP_FAILED) {
+		ret = mem_fail(&shm);
 		munmap(host, size);
 		return ret;
 	}
@@ -89,7 +65,7 @@ static int mem_init(struct guest_mem *mem, uint64_t base, uint64_t size, bool sh
 	mem->size = size;
 	mem->host = host;
 	mem->shared = shared;
-	mem->fd = fd;
+	mem->shm = shm;
 	return 0;
 }
 
@@ -105,18 +81,9 @@ int guest_mem_init_shared(struct guest_mem *mem, uint64_t base, uint64_t size)
 
 int guest_mem_share_fd(const struct guest_mem *mem)
 {
-	char path[64];
-	int fd;
-
 	if (!mem->shared)
 		return -EOPNOTSUPP;
-	/*
-	 * A new open of the same memory, read-only: whoever gets it can map
-	 * RAM for reading, but neither write it nor punch holes in it.
-	 */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mem->fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return hostmem_share_fd(&mem->shm);
 }
 
 void guest_mem_destroy(struct guest_mem *mem)
@@ -124,7 +91,7 @@ void guest_mem_destroy(struct guest_mem *mem)
 	if (mem->host)
 		munmap(mem->host, mem->size);
 	if (mem->shared)
-		close(mem->fd);
+		hostmem_close(&mem->shm);
 	mem->host = NULL;
 	mem->size = 0;
 	mem->shared = false;
@@ -195,8 +162,9 @@ int guest_mem_load_fd(struct guest_mem *mem, uint64_t gpa, int fd,
 
 /*
  * Give the host pages wholly inside [dst, dst + len) back; they read as
- * zeros from now on. Shared RAM is a file: its pages are punched out of
- * it, since dropping our mapping of them would free nothing.
+ * zeros from now on. Shared RAM is a file: its pages go from the file
+ * (punched out, where the host can), since dropping our mapping of them
+ * would free nothing.
  */
 static void discard_pages(struct guest_mem *mem, uint8_t *dst, uint64_t len)
 {
@@ -208,10 +176,9 @@ static void discard_pages(struct guest_mem *mem, uint8_t *dst, uint64_t len)
 	if (start >= end)
 		return;
 	if (mem->shared)
-		ret = fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				(off_t)(start - (uintptr_t)mem->host), (off_t)(end - start));
+		ret = hostmem_discard(&mem->shm, start - (uintptr_t)mem->host, end - start);
 	else
-		ret = madvise((void *)start, end - start, MADV_DONTNEED);
+		ret = hostmem_discard_private((void *)start, end - start);
 	if (ret)
 		memset((void *)start, 0, end - start);	/* the contract holds either way */
 }

@@ -6,10 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/hostmem.h"
+
 /*
  * Guest RAM: one contiguous range of guest-physical addresses backed by an
  * anonymous host mapping, or, when another process must read it (a GPU
- * renderer on this host), by a memfd. Every access from device or loader
+ * renderer on this host), by shareable host memory (host/hostmem.h: a
+ * memfd on Linux). Every access from device or loader
  * code goes through these helpers, which refuse any range that is not
  * wholly inside RAM (guest-supplied addresses and lengths are untrusted and
  * may wrap).
@@ -18,16 +21,17 @@ struct guest_mem {
 	uint64_t base;	/* guest-physical address of the first byte */
 	uint64_t size;	/* bytes */
 	uint8_t *host;	/* host mapping of the whole range */
-	bool shared;	/* backed by the memfd fd, offset 0 = base */
-	int fd;
+	bool shared;	/* backed by shm, offset 0 = base */
+	struct hostmem shm;
 };
 
 /* Anonymous RAM, private to this process. 0 or -errno. */
 int guest_mem_init(struct guest_mem *mem, uint64_t base, uint64_t size);
 /*
- * RAM that can be shared: a memfd sealed against shrinking and growing.
- * Linux only; 0 or -errno. Transparent huge pages back it only where
- * /sys/kernel/mm/transparent_hugepage/shmem_enabled allows (advise).
+ * RAM that can be shared (hostmem_create(): on Linux a memfd sealed
+ * against shrinking and growing). 0 or -errno. On Linux, transparent huge
+ * pages back it only where /sys/kernel/mm/transparent_hugepage/shmem_enabled
+ * allows (advise).
  */
 int guest_mem_init_shared(struct guest_mem *mem, uint64_t base, uint64_t size);
 void guest_mem_destroy(struct guest_mem *mem);

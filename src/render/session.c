@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/hostmem.h"
 #include "render/session.h"
 
 void session_send(struct session *s, const uint8_t *msg, size_t len)
@@ -70,14 +71,15 @@ static bool session_shows(uint32_t type)
 }
 
 /*
- * Map guest RAM read-only. Only a file sealed against shrinking: one that
- * shrank under us would fault our reads of it (SIGBUS). 0 or -errno.
+ * Map guest RAM read-only. Only memory bmvm cannot shrink under us (on
+ * Linux a memfd sealed against shrinking; see host/hostmem.h): memory that
+ * shrank would fault our reads of it (SIGBUS). 0 or -errno.
  */
 static int session_map_ram(struct session *s, int fd, uint64_t size)
 {
 	struct stat st;
 	void *ram;
-	int seals;
+	int ret;
 
 	if (fd < 0)
 		return -EBADF;
@@ -86,9 +88,9 @@ static int session_map_ram(struct session *s, int fd, uint64_t size)
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size ||
 	    size > SIZE_MAX)
 		return -EINVAL;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || !(seals & F_SEAL_SHRINK))
-		return -EPERM;
+	ret = hostmem_check_fd(fd, size);
+	if (ret)
+		return ret;
 	ram = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (ram == MAP_FAILED)
 		return -errno;

@@ -5,24 +5,25 @@
  *
  * Data moves straight between the guest's buffers and the file: the
  * descriptor chain's iovecs (host pointers into guest RAM) go to
- * preadv/pwritev or to io_uring readv/writev as they are, no bounce copy.
+ * preadv/pwritev or to the host's asynchronous engine as they are, no
+ * bounce copy.
  *
  * I/O runs one of two ways, chosen at creation:
- *  - io_uring (Linux, liburing): requests are submitted to a ring, many in
- *    flight at once (up to the queue size), and completed from the ring's
- *    completion eventfd, which the device thread watches. The device
- *    thread never waits on the disk. io_uring over a thread pool: no
- *    threads of our own, one syscall per batch of requests, and the kernel
- *    runs buffered I/O that hits the page cache inline.
- *  - synchronous (no liburing, io_uring refused by a sandbox or an old
- *    kernel, or aio=sync): each request runs to completion on the device
- *    thread. Simple and portable; the guest then sees one request at a
- *    time per disk.
+ *  - asynchronous (host/blkio.h: io_uring on Linux, worker threads on the
+ *    POSIX host layer): requests are queued, many in flight at once (up
+ *    to the queue size), and completed from the engine's completion fd,
+ *    which the device thread watches. The device thread never waits on
+ *    the disk.
+ *  - synchronous (no engine: built without liburing, io_uring refused by
+ *    a sandbox or an old kernel, or aio=sync): each request runs to
+ *    completion on the device thread. Simple; the guest then sees one
+ *    request at a time per disk.
  *
  * cow: the image is an instant copy-on-write clone of PATH (FICLONE on
- * Linux, clonefile() on macOS), made unlinked next to PATH and gone when
- * bmvm exits. A file system that cannot clone gets a clear refusal: a
- * silent full copy of a large image is exactly what cow exists to avoid.
+ * Linux, clonefile on macOS), made next to PATH with no name left behind
+ * and gone when bmvm exits. A file system that cannot clone gets a clear
+ * refusal: a silent full copy of a large image is exactly what cow exists
+ * to avoid.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,23 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifdef HAVE_LIBURING
-#include <liburing.h>
-#include <sys/eventfd.h>
-#endif
-#ifdef __linux__
-#include <linux/fs.h>		/* FICLONE */
-#endif
-#ifdef __APPLE__
-#include <sys/clonefile.h>
-#endif
-
+#include "host/blkio.h"
 #include "virtio/blk_req.h"
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
@@ -110,12 +100,8 @@ struct virtio_blk {
 	unsigned nr_free;
 	bool stalled;			/* stopped popping for want of a free slot */
 
-#ifdef HAVE_LIBURING
-	bool uring;
-	struct io_uring ring;
-	int ring_fd;			/* completion eventfd */
-	unsigned inflight;		/* prepared, not yet reaped */
-#endif
+	struct blkio *aio;		/* the asynchronous engine, or NULL: synchronous */
+	bool dropping;			/* completions release their slot unanswered */
 };
 
 static void blk_log(const struct virtio_blk *blk, const char *fmt, ...)
@@ -137,15 +123,6 @@ static void blk_log(const struct virtio_blk *blk, const char *fmt, ...)
 
 /* ---- synchronous I/O ---------------------------------------------------- */
 
-static int blk_datasync(int fd)
-{
-#ifdef __APPLE__
-	return fcntl(fd, F_FULLFSYNC) ? -errno : 0;
-#else
-	return fdatasync(fd) ? -errno : 0;
-#endif
-}
-
 /* Drop @n bytes from the front of *@iov (they were transferred). */
 static void iov_advance(struct iovec **iov, unsigned *nr, size_t n)
 {
@@ -162,7 +139,7 @@ static void iov_advance(struct iovec **iov, unsigned *nr, size_t n)
 
 /*
  * Move the rest of a read or write, from @done bytes on: the whole of it
- * on the synchronous path, the remainder of a short io_uring transfer.
+ * on the synchronous path, the remainder of a short asynchronous transfer.
  */
 static int blk_rw_sync(struct virtio_blk *blk, struct blk_io *io, uint64_t done)
 {
@@ -187,30 +164,9 @@ static int blk_rw_sync(struct virtio_blk *blk, struct blk_io *io, uint64_t done)
 	}
 	/* Without F_FLUSH the driver takes a completed write as durable. */
 	if (write && !blk->lim.flush)
-		return blk_datasync(blk->fd);
+		return blkio_datasync(blk->fd);
 	return 0;
 }
-
-static int blk_fallocate(struct virtio_blk *blk, int mode, uint64_t off, uint64_t len)
-{
-#ifdef __linux__
-	int ret;
-
-	do
-		ret = fallocate(blk->fd, mode, (off_t)off, (off_t)len);
-	while (ret && errno == EINTR);
-	return ret ? -errno : 0;
-#else
-	(void)blk; (void)mode; (void)off; (void)len;
-	return -EOPNOTSUPP;
-#endif
-}
-
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE	0x01
-#define FALLOC_FL_PUNCH_HOLE	0x02
-#define FALLOC_FL_ZERO_RANGE	0x10
-#endif
 
 static bool is_unsupported(int ret)
 {
@@ -218,7 +174,7 @@ static bool is_unsupported(int ret)
 	       ret == -ENODEV;
 }
 
-/* Write zeroes the slow way, for a file system that has no fallocate modes for it. */
+/* Write zeroes the slow way, for a file system (or host) that cannot zero in place. */
 static int blk_write_zeroes_by_hand(struct virtio_blk *blk, uint64_t off, uint64_t len)
 {
 	static const uint8_t zero[4096];
@@ -247,8 +203,7 @@ static int blk_write_zeroes_by_hand(struct virtio_blk *blk, uint64_t off, uint64
 /* DISCARD: deallocate if the file system can; the spec makes it advisory. */
 static int blk_discard_sync(struct virtio_blk *blk, const struct blk_req *req)
 {
-	int ret = blk_fallocate(blk, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, req->offset,
-				req->len);
+	int ret = blkio_punch(blk->fd, req->offset, req->len);
 
 	return is_unsupported(ret) ? 0 : ret;
 }
@@ -263,15 +218,13 @@ static int blk_write_zeroes_sync(struct virtio_blk *blk, const struct blk_req *r
 	int ret = -EOPNOTSUPP;
 
 	if (req->unmap)
-		ret = blk_fallocate(blk, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, req->offset,
-				    req->len);
+		ret = blkio_punch(blk->fd, req->offset, req->len);
 	if (is_unsupported(ret))
-		ret = blk_fallocate(blk, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, req->offset,
-				    req->len);
+		ret = blkio_zero(blk->fd, req->offset, req->len);
 	if (is_unsupported(ret))
 		ret = blk_write_zeroes_by_hand(blk, req->offset, req->len);
 	if (!ret && !blk->lim.flush)
-		ret = blk_datasync(blk->fd);
+		ret = blkio_datasync(blk->fd);
 	return ret;
 }
 
@@ -286,7 +239,7 @@ static int blk_run_sync(struct virtio_blk *blk, struct blk_io *io)
 		ret = blk_rw_sync(blk, io, 0);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		ret = blk->lim.ro ? 0 : blk_datasync(blk->fd);
+		ret = blk->lim.ro ? 0 : blkio_datasync(blk->fd);
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 		ret = blk_discard_sync(blk, &io->req);
@@ -335,60 +288,51 @@ static void blk_complete(struct virtio_blk *blk, struct blk_io *io, int status)
 	blk_slot_put(blk, io);
 }
 
-/* ---- io_uring ----------------------------------------------------------- */
+/* ---- the asynchronous engine ------------------------------------------- */
 
-#ifdef HAVE_LIBURING
-
-/* Queue @io on the ring (submitted in a batch by uring_submit). False: run it synchronously. */
-static bool uring_prep(struct virtio_blk *blk, struct blk_io *io)
+/* Queue @io on the engine (started in a batch by blk_drain). False: run it synchronously. */
+static bool aio_queue(struct virtio_blk *blk, struct blk_io *io)
 {
-	struct io_uring_sqe *sqe;
 	const struct blk_req *r = &io->req;
+	struct blkio_req a = { .iov = r->data, .niov = r->nr_data, .off = r->offset, .len = r->len,
+			       .tag = (uint64_t)(io - blk->io) };
 
 	/*
 	 * On the device thread: GET_ID (a copy), empty transfers, flushes of
 	 * a read-only image, and discards and zeroing that must also be
 	 * durable at once (no F_FLUSH).
 	 */
-	if (!blk->uring || r->type == VIRTIO_BLK_T_GET_ID ||
+	if (!blk->aio || r->type == VIRTIO_BLK_T_GET_ID ||
 	    (r->type == VIRTIO_BLK_T_FLUSH ? blk->lim.ro : !r->len) ||
 	    ((r->type == VIRTIO_BLK_T_DISCARD || r->type == VIRTIO_BLK_T_WRITE_ZEROES) &&
 	     !blk->lim.flush))
 		return false;
-	sqe = io_uring_get_sqe(&blk->ring);
-	if (!sqe) {
-		/* Never more in flight than slots, and the ring has a place per slot. */
-		return false;
-	}
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
-		io_uring_prep_readv(sqe, blk->fd, r->data, r->nr_data, r->offset);
+		a.op = BLKIO_READ;
 		break;
 	case VIRTIO_BLK_T_OUT:
-		io_uring_prep_writev(sqe, blk->fd, r->data, r->nr_data, r->offset);
-		if (!blk->lim.flush)
-			sqe->rw_flags = RWF_DSYNC;
+		a.op = BLKIO_WRITE;
+		a.dsync = !blk->lim.flush;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
+		a.op = BLKIO_FLUSH;
 		break;
 	case VIRTIO_BLK_T_DISCARD:
-		io_uring_prep_fallocate(sqe, blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					r->offset, r->len);
+		a.op = BLKIO_PUNCH;
 		break;
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		io_uring_prep_fallocate(sqe, blk->fd,
-					(r->unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
-					FALLOC_FL_KEEP_SIZE, r->offset, r->len);
+		a.op = r->unmap ? BLKIO_PUNCH : BLKIO_ZERO;
 		break;
+	default:
+		return false;
 	}
-	io_uring_sqe_set_data64(sqe, (uint64_t)(io - blk->io));
-	blk->inflight++;
-	return true;
+	/* Never more in flight than slots, and the engine has room for each. */
+	return blkio_queue(blk->aio, &a) == 0;
 }
 
-/* The ring finished @io with result @res (bytes or -errno): the status to report. */
-static int uring_result(struct virtio_blk *blk, struct blk_io *io, int res)
+/* The engine finished @io with result @res (bytes or -errno): the status to report. */
+static int aio_result(struct virtio_blk *blk, struct blk_io *io, int res)
 {
 	switch (io->req.type) {
 	case VIRTIO_BLK_T_IN:
@@ -413,96 +357,58 @@ static int uring_result(struct virtio_blk *blk, struct blk_io *io, int res)
 	return res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-/* Take every completion the ring holds; @drop: release the slots without answering. */
-static unsigned uring_reap(struct virtio_blk *blk, bool drop)
+/* The engine's completion of the request in slot @tag. */
+static void aio_done(void *opaque, uint64_t tag, int res)
 {
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	struct virtio_blk *blk = opaque;
+	struct blk_io *io;
 
-	if (!blk->uring)
-		return 0;
-	io_uring_for_each_cqe(&blk->ring, head, cqe) {
-		uint64_t slot = io_uring_cqe_get_data64(cqe);
-		int res = cqe->res;
-
-		n++;
-		if (slot >= BLK_QUEUE_MAX)
-			continue;
-		blk->inflight--;
-		if (drop)
-			blk_slot_put(blk, &blk->io[slot]);
-		else
-			blk_complete(blk, &blk->io[slot], uring_result(blk, &blk->io[slot], res));
-	}
-	io_uring_cq_advance(&blk->ring, n);
-	return n;
+	if (tag >= BLK_QUEUE_MAX)
+		return;
+	io = &blk->io[tag];
+	if (blk->dropping)
+		blk_slot_put(blk, io);
+	else
+		blk_complete(blk, io, aio_result(blk, io, res));
 }
 
-/*
- * Hand the prepared requests to the kernel. Submission fails only for want
- * of kernel resources (-EAGAIN) or completion space (-EBUSY): reaping
- * completions frees both, so wait for one and retry, a bounded number of
- * times.
- */
-static void uring_submit(struct virtio_blk *blk, bool drop)
+/* Start what is queued. */
+static void aio_submit(struct virtio_blk *blk)
 {
-	if (!blk->uring)
-		return;
-	for (unsigned tries = 0; io_uring_sq_ready(&blk->ring) && tries < 16; tries++) {
-		int ret = io_uring_submit(&blk->ring);
-		struct io_uring_cqe *cqe;
+	int ret;
 
-		if (ret >= 0 || ret == -EINTR)
-			continue;
-		if ((ret != -EAGAIN && ret != -EBUSY) ||
-		    blk->inflight == io_uring_sq_ready(&blk->ring)) {
-			blk_log(blk, "io_uring submission failed: %s", strerror(-ret));
-			return;
-		}
-		if (io_uring_wait_cqe(&blk->ring, &cqe) == 0)
-			uring_reap(blk, drop);
-	}
+	if (!blk->aio)
+		return;
+	ret = blkio_submit(blk->aio);
+	if (ret)
+		blk_log(blk, "%s submission failed: %s", blkio_name(blk->aio), strerror(-ret));
 }
 
 /*
  * Wait for every request in flight and forget them (reset, destroy): the
- * kernel may still be writing guest memory until each one completes.
+ * kernel or a worker may still be writing guest memory until each one
+ * completes.
  */
-static void uring_quiesce(struct virtio_blk *blk)
+static void aio_quiesce(struct virtio_blk *blk)
 {
-	if (!blk->uring)
+	if (!blk->aio)
 		return;
-	uring_submit(blk, true);
-	while (blk->inflight) {
-		struct io_uring_cqe *cqe;
-		int ret;
-
-		/* Nothing submitted that could complete: give up rather than hang. */
-		if (blk->inflight == io_uring_sq_ready(&blk->ring))
-			break;
-		ret = io_uring_wait_cqe(&blk->ring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret)
-			break;
-		uring_reap(blk, true);
-	}
+	blk->dropping = true;
+	blkio_drain(blk->aio);
+	blk->dropping = false;
 }
 
 static void blk_drain(struct virtio_blk *blk, uint16_t used);
 
-/* Device thread: the ring's completion eventfd fired. */
-static void uring_ready(struct virtio_dev *vdev, void *arg)
+/* Device thread: the engine has completions. */
+static void aio_ready(struct virtio_dev *vdev, void *arg)
 {
 	struct virtio_blk *blk = (struct virtio_blk *)vdev;
 	struct virtq *vq = &vdev->vq[0];
 	uint16_t used = vq->used_idx;
-	uint64_t n;
 
 	(void)arg;
-	if (read(blk->ring_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	uring_reap(blk, false);
+	blkio_ready(blk->aio);
 	if (blk->stalled && blk->nr_free && virtio_running(vdev)) {
 		blk_drain(blk, used);	/* pops what waited for a slot, notifies */
 		return;
@@ -511,70 +417,14 @@ static void uring_ready(struct virtio_dev *vdev, void *arg)
 		virtio_notify_queue(vdev, 0);
 }
 
-/* Set up the ring, or say why not (the caller then runs synchronously). */
-static int uring_init(struct virtio_blk *blk)
+static void aio_exit(struct virtio_blk *blk)
 {
-	int ret = io_uring_queue_init(BLK_QUEUE_MAX, &blk->ring, 0);
-
-	if (ret)
-		return ret;
-	blk->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (blk->ring_fd < 0) {
-		ret = -errno;
-		io_uring_queue_exit(&blk->ring);
-		return ret;
-	}
-	ret = io_uring_register_eventfd(&blk->ring, blk->ring_fd);
-	if (ret) {
-		close(blk->ring_fd);
-		blk->ring_fd = -1;
-		io_uring_queue_exit(&blk->ring);
-		return ret;
-	}
-	blk->uring = true;
-	return 0;
-}
-
-static void uring_exit(struct virtio_blk *blk)
-{
-	if (!blk->uring)
+	if (!blk->aio)
 		return;
-	uring_quiesce(blk);
-	io_uring_queue_exit(&blk->ring);
-	close(blk->ring_fd);
-	blk->uring = false;
+	aio_quiesce(blk);
+	blkio_destroy(blk->aio);
+	blk->aio = NULL;
 }
-
-#else /* !HAVE_LIBURING */
-
-static bool uring_prep(struct virtio_blk *blk, struct blk_io *io)
-{
-	(void)blk; (void)io;
-	return false;
-}
-
-static void uring_submit(struct virtio_blk *blk, bool drop)
-{
-	(void)blk; (void)drop;
-}
-
-static unsigned uring_reap(struct virtio_blk *blk, bool drop)
-{
-	(void)blk; (void)drop;
-	return 0;
-}
-
-static void uring_quiesce(struct virtio_blk *blk)
-{
-	(void)blk;
-}
-
-static void uring_exit(struct virtio_blk *blk)
-{
-	(void)blk;
-}
-
-#endif
 
 /* ---- the queue ---------------------------------------------------------- */
 
@@ -591,7 +441,7 @@ static void blk_start(struct virtio_blk *blk, struct blk_io *io)
 		blk_complete(blk, io, status);
 		return;
 	}
-	if (uring_prep(blk, io))
+	if (aio_queue(blk, io))
 		return;
 	blk_complete(blk, io, io->req.type == VIRTIO_BLK_T_GET_ID ? VIRTIO_BLK_S_OK :
 								      blk_run_sync(blk, io));
@@ -628,9 +478,10 @@ static void blk_drain(struct virtio_blk *blk, uint16_t used)
 
 	do {
 		blk_pop_all(blk);
-		uring_submit(blk, false);
-		/* Page-cache hits complete during submission: answer them in this pass. */
-		uring_reap(blk, false);
+		aio_submit(blk);
+		/* Page-cache hits complete during submission (io_uring): answer them in this pass. */
+		if (blk->aio)
+			blkio_reap(blk->aio);
 	} while (blk->stalled && blk->nr_free);
 	if (vq->ready && vq->used_idx != used)
 		virtio_notify_queue(&blk->vdev, 0);
@@ -656,7 +507,7 @@ static void blk_reset(struct virtio_dev *vdev)
 	struct virtio_blk *blk = (struct virtio_blk *)vdev;
 
 	/* Requests in flight finish (the kernel owns their buffers until then) but go unanswered. */
-	uring_quiesce(blk);
+	aio_quiesce(blk);
 	blk->stalled = false;
 }
 
@@ -677,7 +528,7 @@ static void blk_destroy(struct virtio_dev *vdev)
 {
 	struct virtio_blk *blk = (struct virtio_blk *)vdev;
 
-	uring_exit(blk);
+	aio_exit(blk);
 	if (blk->fd >= 0)
 		close(blk->fd);
 	free(blk->io);
@@ -777,81 +628,22 @@ static char *dir_of(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-#ifdef __APPLE__
-/* clonefile() makes a named file: clone to a fresh name, open it, unlink it. */
 static int cow_clone(const char *path, int base, const char *dir, struct errbuf *err)
 {
-	char tmpl[PATH_MAX];
-	int fd, e;
+	bool cloning;
+	int fd = blkio_clone(base, dir, &cloning);
 
-	(void)base;
-	if (snprintf(tmpl, sizeof(tmpl), "%s/.bmvm-cow-XXXXXX", dir) >= (int)sizeof(tmpl))
-		return err_set(err, ENAMETOOLONG, "--disk %s,cow: path too long", path);
-	fd = mkstemp(tmpl);
-	if (fd < 0)
-		return err_set(err, errno, "--disk %s,cow: cannot create the clone in %s: %s",
-			       path, dir, strerror(errno));
-	close(fd);
-	unlink(tmpl);
-	if (clonefile(path, tmpl, 0)) {
-		e = errno;
-		if (clone_unsupported(e))
-			return err_set(err, e, "--disk %s,cow: the filesystem of %s cannot clone "
-				       "files (clonefile: %s); use a copy or a filesystem that can (APFS)",
-				       path, path, strerror(e));
-		return err_set(err, e, "--disk %s,cow: clonefile: %s", path, strerror(e));
-	}
-	fd = open(tmpl, O_RDWR | O_CLOEXEC);
-	e = errno;
-	unlink(tmpl);
-	if (fd < 0)
-		return err_set(err, e, "--disk %s,cow: cannot open the clone: %s", path, strerror(e));
-	return fd;
-}
-#else
-/* An unlinked file in @dir (same file system as the base, as FICLONE needs). */
-static int cow_tmpfile(const char *dir)
-{
-	char tmpl[PATH_MAX];
-	int fd;
-
-#ifdef O_TMPFILE
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd < 0 ? -errno : fd;
-#endif
-	if (snprintf(tmpl, sizeof(tmpl), "%s/.bmvm-cow-XXXXXX", dir) >= (int)sizeof(tmpl))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmpl, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	unlink(tmpl);
-	return fd;
-}
-
-static int cow_clone(const char *path, int base, const char *dir, struct errbuf *err)
-{
-	int fd = cow_tmpfile(dir), e;
-
-	if (fd < 0)
+	if (fd >= 0)
+		return fd;
+	if (!cloning)
 		return err_set(err, -fd, "--disk %s,cow: cannot create the clone in %s: %s",
 			       path, dir, strerror(-fd));
-#ifdef FICLONE
-	if (ioctl(fd, FICLONE, base) == 0)
-		return fd;
-	e = errno;
-#else
-	(void)base;
-	e = EOPNOTSUPP;
-#endif
-	close(fd);
-	if (clone_unsupported(e))
-		return err_set(err, e, "--disk %s,cow: the filesystem of %s cannot clone files "
-			       "(FICLONE: %s); use a copy or a reflink-capable filesystem (btrfs, xfs)",
-			       path, path, strerror(e));
-	return err_set(err, e, "--disk %s,cow: FICLONE: %s", path, strerror(e));
+	if (clone_unsupported(-fd))
+		return err_set(err, -fd, "--disk %s,cow: the filesystem of %s cannot clone files "
+			       "(%s: %s); use a copy or %s", path, path, blkio_clone_call,
+			       strerror(-fd), blkio_clone_hint);
+	return err_set(err, -fd, "--disk %s,cow: %s: %s", path, blkio_clone_call, strerror(-fd));
 }
-#endif
 
 /* Open the clone of @path for cow: a file descriptor, or -errno with @err set. */
 static int blk_open_cow(const char *path, struct errbuf *err)
@@ -930,29 +722,23 @@ static int blk_open(struct virtio_blk *blk, const struct blk_opts *o, uint32_t *
 
 static void blk_setup_io(struct virtio_blk *blk, bool sync)
 {
-#ifdef HAVE_LIBURING
 	int ret;
-#endif
 
 	blk->nr_free = BLK_QUEUE_MAX;
 	for (unsigned i = 0; i < BLK_QUEUE_MAX; i++)
 		blk->free_slot[i] = (uint16_t)(BLK_QUEUE_MAX - 1 - i);
-#ifdef HAVE_LIBURING
-	blk->ring_fd = -1;
 	if (sync) {
 		blk_log(blk, "aio=sync: requests run one at a time on the device thread");
 		return;
 	}
-	ret = uring_init(blk);
-	if (ret)
-		blk_log(blk, "io_uring unavailable (%s); requests run one at a time on the "
+	ret = blkio_create(&blk->aio, blk->fd, BLK_QUEUE_MAX, aio_done, blk);
+	if (ret) {
+		blk->aio = NULL;
+		blk_log(blk, "no asynchronous I/O (%s); requests run one at a time on the "
 			"device thread", strerror(-ret));
-	else
-		blk_log(blk, "io_uring, up to %u requests in flight", BLK_QUEUE_MAX);
-#else
-	(void)sync;
-	blk_log(blk, "built without liburing; requests run one at a time on the device thread");
-#endif
+		return;
+	}
+	blk_log(blk, "%s, up to %u requests in flight", blkio_name(blk->aio), BLK_QUEUE_MAX);
 }
 
 static struct virtio_blk *blk_alloc(const struct blk_opts *o, const struct virtio_env *env)
@@ -1025,13 +811,12 @@ int virtio_blk_create(const struct device_slot *slot, const struct virtio_env *e
 		blk_destroy(&blk->vdev);
 		return ret;
 	}
-#ifdef HAVE_LIBURING
 	/* The device thread takes completions; without the watch, run synchronously. */
-	if (blk->uring && virtio_watch(&blk->vdev, blk->ring_fd, uring_ready, NULL)) {
-		blk_log(blk, "cannot watch the io_uring completions; requests run synchronously");
-		uring_exit(blk);
+	if (blk->aio && virtio_watch(&blk->vdev, blkio_fd(blk->aio), aio_ready, NULL)) {
+		blk_log(blk, "cannot watch the %s completions; requests run synchronously",
+			blkio_name(blk->aio));
+		aio_exit(blk);
 	}
-#endif
 	*dev = &blk->vdev.dev;
 	return 0;
 }

@@ -41,7 +41,6 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/timerfd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1067,14 +1066,12 @@ static uint64_t gpu_now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+static void gpu_watchdog(struct virtio_dev *vdev, void *arg);
+
 /* Wake the device thread in @ms (0: never) to look at the oldest held fence. */
 static void gpu_watchdog_arm(struct virtio_gpu *g, uint64_t ms)
 {
-	struct itimerspec its = { .it_value = { (time_t)(ms / 1000),
-						(long)(ms % 1000) * 1000000 } };
-
-	if (g->watchdog_fd < 0 || timerfd_settime(g->watchdog_fd, 0, &its, NULL))
-		return;
+	virtio_timer_arm(&g->vdev, ms, gpu_watchdog, g);
 	g->watchdog_armed = ms != 0;
 }
 
@@ -1107,11 +1104,9 @@ static bool gpu_hold(struct virtio_gpu *g, const struct gpu_cmd *cmd, uint32_t w
 static void gpu_watchdog(struct virtio_dev *vdev, void *arg)
 {
 	struct virtio_gpu *g = arg;
-	uint64_t expirations, now = gpu_now_ms();
+	uint64_t now = gpu_now_ms();
 
 	(void)vdev;
-	if (read(g->watchdog_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		return;
 	g->watchdog_armed = false;
 	for (unsigned i = 0; i < g->nr_held; i++) {
 		const struct gpu_held *h = &g->held[(g->held_first + i) % VIRTQ_MAX_SIZE];
@@ -1212,8 +1207,6 @@ static void gpu_destroy(struct virtio_dev *vdev)
 	/* No display calls: the display may be gone before its devices. */
 	gpu_3d_free(g);
 	gpu_inbox_fini(g);
-	if (g->watchdog_fd >= 0)
-		close(g->watchdog_fd);
 	res_free_all(g);
 	free(g);
 }
@@ -1312,15 +1305,6 @@ int virtio_gpu_create(const struct device_slot *slot, const struct virtio_env *e
 			"fences complete when a submit is sent, not when it is done\n",
 			strerror(-ret));
 	g->patience_ms = GPU_RENDERER_PATIENCE_MS;
-	g->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	ret = g->watchdog_fd < 0 ? -errno : virtio_watch(&g->vdev, g->watchdog_fd, gpu_watchdog, g);
-	if (ret) {
-		fprintf(stderr, "bmvm: virtio-gpu: no watchdog for the renderer: %s; a hung one "
-			"keeps the guest's fences waiting\n", strerror(-ret));
-		if (g->watchdog_fd >= 0)
-			close(g->watchdog_fd);
-		g->watchdog_fd = -1;
-	}
 	*dev = &g->vdev.dev;
 	return 0;
 }

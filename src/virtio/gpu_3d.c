@@ -786,7 +786,7 @@ static uint32_t gpu_submit_3d(struct virtio_gpu *g, struct gpu_cmd *cmd)
 
 		gpu_display_result(g, ret);
 		/* The renderer answers each submit it was sent: its fence waits for that. */
-		if (!ret && g->inbox.efd >= 0) {
+		if (!ret && g->inbox.note.fd >= 0) {
 			cmd->wait_link = c->link;
 			cmd->wait_submit = c->stream.submits;
 		}

@@ -4,13 +4,11 @@
  * submits it carried out, its loss) arrives on the renderer link's thread
  * and must not wait for the device, whose thread may itself be blocked
  * sending to the renderer. It is posted here under a lock of its own, and
- * the device thread, woken through an eventfd, takes it under the work
+ * the device thread, woken through a notifier, takes it under the work
  * lock and hands each word to gpu_3d.c, then lets the fences go.
  */
 #include <errno.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "virtio/gpu_priv.h"
 
@@ -19,11 +17,9 @@ static void inbox_take(struct virtio_dev *vdev, void *arg)
 {
 	struct virtio_gpu *g = arg;
 	struct gpu_inbox *in = &g->inbox;
-	uint64_t n;
 
 	(void)vdev;
-	if (read(in->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
+	notifier_clear(&in->note);
 	pthread_mutex_lock(&in->lock);
 	for (unsigned i = 0; i < in->nr_rec; i++)
 		gpu_3d_renderer_record(g, in->rec[i].link, &in->rec[i].err);
@@ -46,31 +42,26 @@ int gpu_inbox_init(struct virtio_gpu *g)
 	int ret;
 
 	pthread_mutex_init(&in->lock, NULL);
-	in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (in->efd < 0)
-		return -errno;	/* efd -1: no fence waits for the renderer */
-	ret = virtio_watch(&g->vdev, in->efd, inbox_take, g);
-	if (ret) {
-		close(in->efd);
-		in->efd = -1;
-	}
+	ret = notifier_init(&in->note);
+	if (ret)
+		return ret;	/* no notifier: no fence waits for the renderer */
+	ret = virtio_watch(&g->vdev, in->note.fd, inbox_take, g);
+	if (ret)
+		notifier_fini(&in->note);
 	return ret;
 }
 
 void gpu_inbox_fini(struct virtio_gpu *g)
 {
-	if (g->inbox.efd >= 0)
-		close(g->inbox.efd);
+	notifier_fini(&g->inbox.note);
 	pthread_mutex_destroy(&g->inbox.lock);
 }
 
 /* Any thread, inbox lock held: have the device thread look. */
 static void inbox_post(struct gpu_inbox *in)
 {
-	uint64_t one = 1;
-
-	if (in->efd >= 0 && write(in->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;	/* a full counter already wakes the thread */
+	if (in->note.fd >= 0)
+		notifier_ring(&in->note);
 }
 
 int virtio_gpu_report(struct device *dev, uint32_t ctx, const struct bmgpu_error *err)

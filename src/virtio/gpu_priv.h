@@ -15,6 +15,7 @@
 
 #include "bmvm/gpu_protocol.h"
 #include "gpu/display.h"
+#include "host/notifier.h"
 #include "virtio/virtio.h"
 
 /*
@@ -228,11 +229,11 @@ struct gpu_held {
 /*
  * What the renderer says, posted from its link's thread without waiting
  * for the device (whose thread may itself be blocked sending to the
- * renderer), and taken by the device thread, woken through an eventfd.
+ * renderer), and taken by the device thread, woken through a notifier.
  */
 struct gpu_inbox {
 	pthread_mutex_t lock;
-	int efd;
+	struct notifier note;		/* .fd -1: none, fences do not wait */
 	struct { uint32_t link, submit; } done[GPU_INBOX_DONE];	/* the latest, per context */
 	unsigned nr_done;
 	struct { uint32_t link; struct bmgpu_error err; } rec[GPU_INBOX_RECORDS];
@@ -276,8 +277,7 @@ struct virtio_gpu {
 	struct gpu_cmd cmd;
 	struct gpu_held held[VIRTQ_MAX_SIZE];	/* a ring, oldest at held_first */
 	unsigned held_first, nr_held;
-	int watchdog_fd;		/* a timerfd, armed while a submit waits; -1: none */
-	bool watchdog_armed;
+	bool watchdog_armed;		/* the device's timer, while a submit waits */
 	unsigned patience_ms;		/* GPU_RENDERER_PATIENCE_MS, or a test's */
 
 	struct gpu_inbox inbox;		/* its own lock */

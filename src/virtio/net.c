@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "host/entropy.h"
+#include "host/notifier.h"
 #include "virtio/devices.h"
 #include "virtio/net_backend.h"
 #include "virtio/virtio.h"
@@ -69,7 +69,7 @@ struct virtio_net {
 	struct virtio_dev vdev;
 	struct net_backend *be;
 	uint8_t config[NET_CONFIG_SIZE];
-	int rx_fd;			/* eventfd: the backlog was empty and got a frame */
+	struct notifier rx_note;	/* rung: the backlog was empty and got a frame */
 
 	/* The backlog: backends append from any thread, the device thread takes. */
 	pthread_mutex_t rx_lock;
@@ -163,6 +163,15 @@ static bool guest_addr_ok(struct in_addr a)
 	       h != NET_USER_HOST && h != NET_USER_DNS;
 }
 
+/* The last @c in [@p, @p + @n), or NULL (memrchr() is GNU's, not macOS's). */
+static const char *last_of(const char *p, char c, size_t n)
+{
+	while (n--)
+		if (p[n] == c)
+			return p + n;
+	return NULL;
+}
+
 int net_hostfwd_parse(const char *s, size_t len, struct net_hostfwd *f, struct errbuf *err)
 {
 	struct shown sh;
@@ -173,8 +182,8 @@ int net_hostfwd_parse(const char *s, size_t len, struct net_hostfwd *f, struct e
 	dash = colon ? memchr(colon + 1, '-', (size_t)(end - colon - 1)) : NULL;
 	if (!dash)
 		goto syntax;
-	hsep = memrchr(colon + 1, ':', (size_t)(dash - colon - 1));
-	gsep = memrchr(dash + 1, ':', (size_t)(end - dash - 1));
+	hsep = last_of(colon + 1, ':', (size_t)(dash - colon - 1));
+	gsep = last_of(dash + 1, ':', (size_t)(end - dash - 1));
 	if (!hsep || !gsep)
 		goto syntax;
 	/* No protocol means tcp, as QEMU reads hostfwd=::2222-:22. */
@@ -326,14 +335,6 @@ int net_opts_parse(const char *arg, struct net_opts *o, struct errbuf *err)
 
 /* ---- receive: backlog -------------------------------------------------- */
 
-static void wake_fd(int fd)
-{
-	uint64_t one = 1;
-
-	if (write(fd, &one, sizeof(one)) < 0)
-		return;		/* EAGAIN: the counter is already non-zero */
-}
-
 int net_rx_enqueue(struct virtio_dev *vdev, const void *frame, size_t len)
 {
 	struct virtio_net *net = to_net(vdev);
@@ -374,7 +375,7 @@ int net_rx_enqueue(struct virtio_dev *vdev, const void *frame, size_t len)
 	}
 	/* The device thread drains to empty, so only the first frame needs a wake-up. */
 	if (was_empty)
-		wake_fd(net->rx_fd);
+		notifier_ring(&net->rx_note);
 	return 0;
 }
 
@@ -633,11 +634,9 @@ void net_rx_flush(struct virtio_dev *vdev)
 static void rx_fd_ready(struct virtio_dev *vdev, void *arg)
 {
 	struct virtio_net *net = to_net(vdev);
-	uint64_t n;
 
 	(void)arg;
-	if (read(net->rx_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
+	notifier_clear(&net->rx_note);
 	net_rx_flush(vdev);
 }
 
@@ -725,7 +724,7 @@ static void net_destroy(struct virtio_dev *vdev)
 
 	net->be->ops->destroy(net->be);
 	backlog_set(net, false);
-	close(net->rx_fd);
+	notifier_fini(&net->rx_note);
 	pthread_mutex_destroy(&net->rx_lock);
 	free(net);
 }
@@ -754,7 +753,7 @@ static void mac_generate(uint8_t mac[6], unsigned index)
 {
 	uint8_t r[2] = { 0x12, 0x34 };
 
-	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+	if (entropy_fill(r, sizeof(r), true)) {
 		r[0] = 0x12;
 		r[1] = 0x34;
 	}
@@ -791,9 +790,9 @@ int virtio_net_create_backend(const struct device_slot *slot, const struct virti
 	be->vdev = &net->vdev;
 	config_init(net->config, mac);
 	pthread_mutex_init(&net->rx_lock, NULL);
-	net->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (net->rx_fd < 0) {
-		ret = err_set(err, errno, "virtio-net: cannot create an eventfd: %s", strerror(errno));
+	ret = notifier_init(&net->rx_note);
+	if (ret) {
+		ret = err_set(err, -ret, "virtio-net: cannot create a notifier: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = virtio_dev_init(&net->vdev, slot, &net_ops, "virtio-net", err);
@@ -803,9 +802,9 @@ int virtio_net_create_backend(const struct device_slot *slot, const struct virti
 	 * From here the transport owns the device and its destroy frees it.
 	 * These steps fail only when the host is out of threads or memory.
 	 */
-	ret = virtio_watch(&net->vdev, net->rx_fd, rx_fd_ready, NULL);
+	ret = virtio_watch(&net->vdev, net->rx_note.fd, rx_fd_ready, NULL);
 	if (ret)
-		ret = err_set(err, -ret, "virtio-net: cannot watch its eventfd: %s", strerror(-ret));
+		ret = err_set(err, -ret, "virtio-net: cannot watch its notifier: %s", strerror(-ret));
 	else
 		ret = be->ops->start(be, err);
 	if (ret) {
@@ -819,8 +818,7 @@ int virtio_net_create_backend(const struct device_slot *slot, const struct virti
 	return 0;
 fail:
 	be->ops->destroy(be);
-	if (net->rx_fd >= 0)
-		close(net->rx_fd);
+	notifier_fini(&net->rx_note);
 	pthread_mutex_destroy(&net->rx_lock);
 	free(net);
 	return ret;

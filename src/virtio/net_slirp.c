@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +36,7 @@
 #endif
 
 #include "core/thread.h"
+#include "host/notifier.h"
 #include "virtio/net_backend.h"
 
 /* At most this many timer callbacks per loop turn: a timer re-armed in the past cannot spin us. */
@@ -54,12 +54,12 @@ struct net_slirp {
 	pthread_mutex_t lock;		/* every slirp call; timers */
 	Slirp *slirp;
 	bool verbose;
-	int wake_fd;			/* eventfd: re-fill the poll set */
+	struct notifier wake;		/* re-fill the poll set */
 	pthread_t thread;
 	bool thread_started;
 	_Atomic bool quit;
 	struct slirp_timer *timers;
-	/* Slirp thread only: the poll set, wake_fd first. */
+	/* Slirp thread only: the poll set, the wake notifier first. */
 	struct pollfd *pfd;
 	unsigned nr_pfd, max_pfd;
 };
@@ -71,10 +71,7 @@ static struct net_slirp *to_slirp(struct net_backend *be)
 
 static void slirp_wake(struct net_slirp *s)
 {
-	uint64_t one = 1;
-
-	if (write(s->wake_fd, &one, sizeof(one)) < 0)
-		return;		/* EAGAIN: already pending */
+	notifier_ring(&s->wake);
 }
 
 static int64_t now_ns(void)
@@ -264,10 +261,9 @@ static void *slirp_thread(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->quit) {
 		uint32_t timeout = timers_timeout(s);
-		uint64_t n;
 		int ready;
 
-		s->nr_pfd = 1;		/* pfd[0] is wake_fd */
+		s->nr_pfd = 1;		/* pfd[0] is the wake notifier */
 		slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
 		pthread_mutex_unlock(&s->lock);
 		ready = poll(s->pfd, s->nr_pfd, timeout == UINT32_MAX ? -1 : (int)timeout);
@@ -275,8 +271,8 @@ static void *slirp_thread(void *arg)
 			ready = 0;
 		else if (ready < 0)
 			usleep(10000);	/* ENOMEM and the like: do not spin on it */
-		if (ready > 0 && s->pfd[0].revents && read(s->wake_fd, &n, sizeof(n)) < 0)
-			ready = 0;	/* someone else drained it: fine */
+		if (ready > 0 && s->pfd[0].revents)
+			notifier_clear(&s->wake);
 		pthread_mutex_lock(&s->lock);
 		if (s->quit)
 			break;
@@ -333,8 +329,7 @@ static void slirp_destroy(struct net_backend *be)
 		s->timers = t->next;
 		free(t);
 	}
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
+	notifier_fini(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s->pfd);
 	free(s);
@@ -403,15 +398,16 @@ int net_slirp_create(const struct net_opts *o, bool verbose, struct net_backend 
 		return err_set(err, ENOMEM, "--net user: out of memory");
 	s->be.ops = &slirp_ops;
 	s->verbose = verbose;
+	s->wake = NOTIFIER_NONE;
 	pthread_mutex_init(&s->lock, NULL);
 	s->max_pfd = 16;
 	s->pfd = calloc(s->max_pfd, sizeof(*s->pfd));
-	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!s->pfd || s->wake_fd < 0) {
-		ret = err_set(err, errno, "--net user: cannot set up: %s", strerror(errno));
+	ret = s->pfd ? notifier_init(&s->wake) : -ENOMEM;
+	if (ret) {
+		ret = err_set(err, -ret, "--net user: cannot set up: %s", strerror(-ret));
 		goto fail;
 	}
-	s->pfd[0].fd = s->wake_fd;
+	s->pfd[0].fd = s->wake.fd;
 	s->pfd[0].events = POLLIN;
 	s->slirp = slirp_new(&cfg, &slirp_callbacks, s);
 	if (!s->slirp) {

@@ -3,10 +3,11 @@
 #define BMVM_VIRTIO_P9_FS_H
 
 /*
- * The host half of the 9p server: confinement of every guest-named path
- * beneath the shared directory, open-flag and errno translation, qids.
- * Paths here are relative to the share's root ("" is the root itself) and
- * made only of components p9_fs_check_name() accepted, joined by '/'.
+ * The host half of the 9p server: every guest-named path resolved beneath
+ * the shared directory (host/beneath.h confines it), open-flag
+ * translation, qids. Paths here are relative to the share's root ("" is
+ * the root itself) and made only of components p9_fs_check_name()
+ * accepted, joined by '/'.
  */
 
 #include <stdbool.h>
@@ -14,12 +15,14 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "host/beneath.h"
+
 struct errbuf;
 
 struct p9_fs {
-	int root_fd;		/* the share, O_PATH | O_DIRECTORY */
+	int root_fd;		/* the share, for looking beneath (beneath_root()) */
 	dev_t root_dev;		/* qid paths of other devices get st_dev mixed in */
-	bool openat2;		/* resolve with openat2(RESOLVE_BENEATH | NO_SYMLINKS) */
+	enum beneath_resolver resolver;
 };
 
 struct p9_qid {
@@ -41,11 +44,15 @@ int p9_fs_join(char *dst, const char *dir, const char *name);
 void p9_fs_dirname(char *path);
 
 /*
- * An O_PATH fd for @path beneath the root, following no symlink at all (a
- * trailing symlink gives an fd for the link itself unless @dir); -ELOOP for
- * a symlink inside the path, -ENOTDIR for a file, -errno.
+ * An fd for the directory @path beneath the root, for looking in it (no
+ * I/O), following no symlink at all; -ELOOP for a symlink inside the
+ * path, -ENOTDIR for anything but a directory at its end (a symlink
+ * included), -errno.
  */
-int p9_fs_lookup(const struct p9_fs *fs, const char *path, bool dir);
+int p9_fs_dir(const struct p9_fs *fs, const char *path);
+
+/* lstat() of @path beneath the root: what it names itself, a symlink included. 0 or -errno. */
+int p9_fs_stat(const struct p9_fs *fs, const char *path, struct stat *st);
 
 /*
  * The directory that holds @path, as an fd to close, and in *@base the last
@@ -62,15 +69,9 @@ int p9_fs_open(int dirfd, const char *base, int flags, mode_t mode);
 /* Tlopen / Tlcreate flags to host O_* flags; -EINVAL, -EROFS. */
 int p9_fs_open_flags(uint32_t dotl, bool read_only, int *flags);
 
-/* A host errno as the Linux errno the guest expects. */
-uint32_t p9_fs_errno(int host_errno);
-
 uint8_t p9_fs_qid_type(mode_t mode);
 void p9_fs_qid(const struct p9_fs *fs, const struct stat *st, struct p9_qid *qid);
 /* A qid for a directory entry without a stat() of its own. */
 void p9_fs_dirent_qid(const struct p9_fs *fs, uint64_t ino, uint8_t d_type, struct p9_qid *qid);
-
-/* st_rdev in Linux's new_encode_dev() form, which v9fs decodes. */
-uint64_t p9_fs_encode_dev(dev_t dev);
 
 #endif

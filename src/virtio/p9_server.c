@@ -28,11 +28,9 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/sysmacros.h>
-#endif
 
 #include "core/err.h"
+#include "host/abi.h"
 #include "virtio/p9_fs.h"
 
 #define FID_HASH_BITS	10
@@ -43,16 +41,6 @@
 #define MAX_OPEN_DIRS	1024		/* of which directories, ~32 KiB of stream each */
 #define SLICE_MAX	1024		/* iovecs in one preadv/pwritev: Linux's IOV_MAX */
 #define DIRENT_FIXED	(P9_QID_SIZE + 8 + 1 + 2)	/* qid offset type name-length */
-
-#ifdef __APPLE__
-#define ST_ATIM(st)	((st)->st_atimespec)
-#define ST_MTIM(st)	((st)->st_mtimespec)
-#define ST_CTIM(st)	((st)->st_ctimespec)
-#else
-#define ST_ATIM(st)	((st)->st_atim)
-#define ST_MTIM(st)	((st)->st_mtim)
-#define ST_CTIM(st)	((st)->st_ctim)
-#endif
 
 struct p9_fid {
 	struct p9_fid *next;		/* hash chain */
@@ -442,7 +430,7 @@ static int fid_dirfd(struct p9_server *srv, uint32_t id, struct p9_fid **f)
 {
 	int r = fid_get(srv, id, f);
 
-	return r ? r : p9_fs_lookup(&srv->fs, (*f)->path, true);
+	return r ? r : p9_fs_dir(&srv->fs, (*f)->path);
 }
 
 /*
@@ -587,17 +575,13 @@ static int do_attach(struct p9_server *srv, struct p9_msg *m)
 static int walk_step(struct p9_server *srv, char *path, const char *name, struct p9_qid *qid)
 {
 	struct stat st;
-	int fd, r;
+	int r;
 
 	if (!strcmp(name, ".."))
 		p9_fs_dirname(path);	/* at the root, ".." is the root */
 	else if ((r = p9_fs_check_name(name)) || (r = p9_fs_join(path, path, name)))
 		return r;
-	fd = p9_fs_lookup(&srv->fs, path, false);
-	if (fd < 0)
-		return fd;
-	r = fstat(fd, &st) ? -errno : 0;
-	close(fd);
+	r = p9_fs_stat(&srv->fs, path, &st);
 	if (!r)
 		p9_fs_qid(&srv->fs, &st, qid);
 	return r;
@@ -718,7 +702,7 @@ static int do_lcreate(struct p9_server *srv, struct p9_msg *m)
 	    (r = p9_fs_open_flags(flags, false, &oflags)))
 		return r;
 	oflags |= O_CREAT | (flags & P9_DOTL_EXCL ? O_EXCL : 0);
-	dfd = p9_fs_lookup(&srv->fs, f->path, true);
+	dfd = p9_fs_dir(&srv->fs, f->path);
 	if (dfd < 0)
 		return dfd;
 	fd = p9_fs_open(dfd, name, oflags, mode & 07777);
@@ -938,13 +922,13 @@ static int do_getattr(struct p9_server *srv, struct p9_msg *m)
 	put_u32(&m->out, (uint32_t)st.st_uid);
 	put_u32(&m->out, (uint32_t)st.st_gid);
 	put_u64(&m->out, (uint64_t)st.st_nlink);
-	put_u64(&m->out, p9_fs_encode_dev(st.st_rdev));
+	put_u64(&m->out, abi_linux_dev(st.st_rdev));
 	put_u64(&m->out, (uint64_t)st.st_size);
 	put_u64(&m->out, (uint64_t)st.st_blksize);
 	put_u64(&m->out, (uint64_t)st.st_blocks);
-	put_time(&m->out, ST_ATIM(&st));
-	put_time(&m->out, ST_MTIM(&st));
-	put_time(&m->out, ST_CTIM(&st));
+	put_time(&m->out, ABI_ST_ATIM(&st));
+	put_time(&m->out, ABI_ST_MTIM(&st));
+	put_time(&m->out, ABI_ST_CTIM(&st));
 	put_time(&m->out, (struct timespec){ 0 });	/* btime, gen, data_version: not given */
 	put_u64(&m->out, 0);
 	put_u64(&m->out, 0);
@@ -1082,7 +1066,12 @@ static int do_statfs(struct p9_server *srv, struct p9_msg *m)
 		return -EPROTO;
 	if ((r = fid_get(srv, fid, &f)))
 		return r;
-	fd = f->fd >= 0 ? f->fd : p9_fs_lookup(&srv->fs, f->path, false);
+	fd = f->fd >= 0 ? f->fd : p9_fs_dir(&srv->fs, f->path);
+	if (fd == -ENOTDIR) {
+		const char *base;
+
+		fd = p9_fs_parent(&srv->fs, f->path, &base);	/* a file: its directory's */
+	}
 	if (fd < 0)
 		return fd;
 	r = fstatvfs(fd, &sv) ? -errno : 0;
@@ -1198,7 +1187,7 @@ static int do_mknod(struct p9_server *srv, struct p9_msg *m)
 		 type != S_IFBLK)
 		r = -EINVAL;
 	/* Nodes are made, never opened: p9_fs_open() refuses all but files and dirs. */
-	else if (mknodat(dfd, name, type | (mode & 07777), makedev(major, minor)))
+	else if (mknodat(dfd, name, type | (mode & 07777), abi_host_dev(major, minor)))
 		r = -errno;
 	return reply_new(srv, m, dfd, name, r);
 }
@@ -1518,7 +1507,7 @@ size_t p9_server_handle(struct p9_server *srv, const struct iovec *req, unsigned
 	}
 	if (r) {
 		put_header(&m.out, P9_HDR_SIZE + 4, P9_RLERROR, tag);
-		put_u32(&m.out, p9_fs_errno(-r));
+		put_u32(&m.out, abi_linux_errno(-r));
 		return P9_HDR_SIZE + 4;
 	}
 	len = m.out.pos;

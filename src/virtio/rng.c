@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-rng (virtio 1.2, 5.4): one request queue; every buffer the driver
- * offers is filled from the host's getrandom().
+ * offers is filled from the host kernel's generator (host/entropy.h).
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/random.h>
 
+#include "host/entropy.h"
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
 
@@ -24,20 +24,13 @@ static uint32_t rng_fill(struct virtq_chain *c)
 	uint32_t done = 0;
 
 	for (unsigned i = 0; i < c->nr_in && done < RNG_MAX_PER_REQUEST; i++) {
-		size_t want = in[i].iov_len, got = 0;
+		size_t want = in[i].iov_len;
 
 		if (want > RNG_MAX_PER_REQUEST - done)
 			want = RNG_MAX_PER_REQUEST - done;
-		while (got < want) {
-			ssize_t n = getrandom((uint8_t *)in[i].iov_base + got, want - got, 0);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return done + (uint32_t)got;
-			got += (size_t)n;
-		}
-		done += (uint32_t)got;
+		if (entropy_fill(in[i].iov_base, want, false))
+			return done;
+		done += (uint32_t)want;
 	}
 	return done;
 }

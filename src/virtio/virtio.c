@@ -11,11 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "core/thread.h"
+#include "host/poller.h"
 
 #define VIRTIO_MMIO_MAGIC		0x000
 #define VIRTIO_MMIO_VERSION		0x004
@@ -63,11 +62,9 @@ static uint64_t offered_features(const struct virtio_dev *vdev)
 /* Signal the interrupt line (InterruptStatus already says why). */
 static void pulse_interrupt(struct virtio_dev *vdev)
 {
-	uint64_t one = 1;
-
 	vdev->interrupts++;
 	/* Edge-triggered (the FDT says so): a pulse per event, nothing to lower. */
-	if (vdev->irq_fd >= 0 && write(vdev->irq_fd, &one, sizeof(one)) == sizeof(one))
+	if (vdev->irqfd.fd >= 0 && notifier_ring(&vdev->irqfd) == 0)
 		return;
 	irq_line_set(&vdev->irq, true);
 	irq_line_set(&vdev->irq, false);
@@ -148,48 +145,92 @@ static void queue_kick(struct virtio_dev *vdev, unsigned q)
 		virtio_fail(vdev, "the driver broke a virtqueue (bad descriptor chain)");
 }
 
-static void queue_fd_ready(struct virtio_dev *vdev, void *arg)
+static void queue_kick_ready(struct virtio_dev *vdev, void *arg)
 {
 	unsigned q = (unsigned)(uintptr_t)arg;
-	uint64_t n;
 
-	if (read(vdev->queue_fd[q], &n, sizeof(n)) != sizeof(n))
+	if (notifier_clear(&vdev->queue_kick[q]))
+		queue_kick(vdev, q);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* How long the device thread may wait: until the timer is due, or for ever. */
+static int wait_ms(struct virtio_dev *vdev)
+{
+	uint64_t due = vdev->timer_due_ms, now;
+
+	if (!due)
+		return -1;
+	now = now_ms();
+	if (due <= now)
+		return 0;
+	return due - now > 60000 ? 60000 : (int)(due - now);
+}
+
+/* The timer, if due: disarmed, then its callback (which may arm it again). */
+static void timer_run(struct virtio_dev *vdev)
+{
+	uint64_t due = vdev->timer_due_ms;
+
+	if (!due || due > now_ms())
 		return;
-	queue_kick(vdev, q);
+	pthread_mutex_lock(&vdev->work_lock);
+	due = vdev->timer_due_ms;
+	if (due && due <= now_ms()) {
+		vdev->timer_due_ms = 0;
+		vdev->timer_fn(vdev, vdev->timer_arg);
+	}
+	pthread_mutex_unlock(&vdev->work_lock);
 }
 
 static void *device_thread(void *arg)
 {
 	struct virtio_dev *vdev = arg;
-	struct epoll_event ev[16];
+	void *ready[16];
 
 	while (!vdev->quit) {
-		int n = epoll_wait(vdev->epoll_fd, ev, 16, -1);
+		int n = poller_wait(vdev->poller, ready, 16, wait_ms(vdev));
 
 		for (int i = 0; i < n && !vdev->quit; i++) {
-			struct virtio_watch *w = ev[i].data.ptr;
+			struct virtio_watch *w = ready[i];
 
 			pthread_mutex_lock(&vdev->work_lock);
 			if (w->fd >= 0)
 				w->fn(vdev, w->arg);
 			pthread_mutex_unlock(&vdev->work_lock);
 		}
+		if (!vdev->quit)
+			timer_run(vdev);
 	}
 	return NULL;
 }
 
-static void ctl_fd_ready(struct virtio_dev *vdev, void *arg)
+/* Woken to quit, or to wait for a timer armed from another thread. */
+static void ctl_ready(struct virtio_dev *vdev, void *arg)
 {
-	uint64_t n;
-
 	(void)arg;
-	if (read(vdev->ctl_fd, &n, sizeof(n)) < 0)
-		return;
+	notifier_clear(&vdev->ctl);
+}
+
+void virtio_timer_arm(struct virtio_dev *vdev, uint64_t ms, virtio_watch_fn fn, void *arg)
+{
+	vdev->timer_fn = fn;
+	vdev->timer_arg = arg;
+	vdev->timer_due_ms = ms ? now_ms() + ms : 0;
+	/* The device thread sleeps with the old deadline: have it take the new one. */
+	if (ms && !pthread_equal(pthread_self(), vdev->thread))
+		notifier_ring(&vdev->ctl);
 }
 
 int virtio_watch(struct virtio_dev *vdev, int fd, virtio_watch_fn fn, void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	int ret = -ENOSPC;
 
 	pthread_mutex_lock(&vdev->reg_lock);
@@ -201,8 +242,7 @@ int virtio_watch(struct virtio_dev *vdev, int fd, virtio_watch_fn fn, void *arg)
 		w->fd = fd;
 		w->fn = fn;
 		w->arg = arg;
-		ev.data.ptr = w;
-		ret = epoll_ctl(vdev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+		ret = poller_add(vdev->poller, fd, w);
 		if (ret)
 			w->fd = -1;
 		break;
@@ -219,7 +259,7 @@ int virtio_unwatch(struct virtio_dev *vdev, int fd)
 	for (unsigned i = 0; i < VIRTIO_MAX_WATCHES; i++) {
 		if (vdev->watch[i].fd != fd)
 			continue;
-		epoll_ctl(vdev->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		poller_del(vdev->poller, fd);
 		vdev->watch[i].fd = -1;
 		ret = 0;
 		break;
@@ -376,11 +416,9 @@ static void queue_reg_write(struct virtio_dev *vdev, uint64_t off, uint32_t val)
 
 static void notify_write(struct virtio_dev *vdev, uint32_t q)
 {
-	uint64_t one = 1;
-
 	/* Only when the accelerator did not take the write itself (no ioeventfd). */
-	if (q < vdev->ops->nr_queues && write(vdev->queue_fd[q], &one, sizeof(one)) < 0)
-		return;
+	if (q < vdev->ops->nr_queues)
+		notifier_ring(&vdev->queue_kick[q]);
 }
 
 static void reg_write(struct virtio_dev *vdev, uint64_t off, uint32_t val)
@@ -530,23 +568,32 @@ static int virtio_fdt_node(struct device *dev, void *fdt, const struct fdt_env *
 	return ret ? -ENOSPC : 0;
 }
 
+/*
+ * The accelerator's fast paths, where the host's notifiers have an fd it
+ * takes (Linux's eventfds): doorbells that never leave the kernel, and
+ * interrupts raised by a write. Elsewhere the MMIO handler and the
+ * interrupt line serve.
+ */
 static void virtio_bind(struct device *dev, const struct device_binder *b)
 {
 	struct virtio_dev *vdev = (struct virtio_dev *)dev;
+	struct notifier irqfd;
 	bool bound = true;
-	int fd;
 
-	for (unsigned q = 0; q < vdev->ops->nr_queues && bound; q++)
-		bound = b->ioeventfd && b->ioeventfd(b->opaque, dev->base + VIRTIO_MMIO_QUEUE_NOTIFY,
-						     q, vdev->queue_fd[q]) == 0;
-	vdev->queue_fd_bound = bound;
-	if (!b->irqfd)
+	for (unsigned q = 0; q < vdev->ops->nr_queues && bound; q++) {
+		int fd = notifier_accel_fd(&vdev->queue_kick[q]);
+
+		bound = fd >= 0 && b->ioeventfd &&
+			b->ioeventfd(b->opaque, dev->base + VIRTIO_MMIO_QUEUE_NOTIFY, q, fd) == 0;
+	}
+	vdev->queue_kick_bound = bound;
+	if (!b->irqfd || notifier_init(&irqfd))
 		return;
-	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd >= 0 && b->irqfd(b->opaque, vdev->irq.intid, fd) == 0)
-		vdev->irq_fd = fd;
-	else if (fd >= 0)
-		close(fd);
+	if (notifier_accel_fd(&irqfd) >= 0 &&
+	    b->irqfd(b->opaque, vdev->irq.intid, notifier_accel_fd(&irqfd)) == 0)
+		vdev->irqfd = irqfd;
+	else
+		notifier_fini(&irqfd);
 }
 
 static void virtio_stats(struct device *dev, struct device_stats *st)
@@ -576,28 +623,20 @@ static void virtio_device_reset(struct device *dev)
 	virtio_reset((struct virtio_dev *)dev);
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 /* Stop the thread and release what virtio_dev_init() made; not the device. */
 static void transport_release(struct virtio_dev *vdev)
 {
-	uint64_t one = 1;
-
 	if (vdev->thread_started) {
 		vdev->quit = true;
-		if (write(vdev->ctl_fd, &one, sizeof(one)) == sizeof(one))
+		if (notifier_ring(&vdev->ctl) == 0)
 			pthread_join(vdev->thread, NULL);
 	}
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		close_fd(&vdev->queue_fd[q]);
-	close_fd(&vdev->irq_fd);
-	close_fd(&vdev->ctl_fd);
-	close_fd(&vdev->epoll_fd);
+		notifier_fini(&vdev->queue_kick[q]);
+	notifier_fini(&vdev->irqfd);
+	notifier_fini(&vdev->ctl);
+	poller_destroy(vdev->poller);
+	vdev->poller = NULL;
 	pthread_mutex_destroy(&vdev->reg_lock);
 	pthread_mutex_destroy(&vdev->work_lock);
 }
@@ -621,25 +660,21 @@ const struct device_ops virtio_device_ops = {
 
 /* ---- creation --------------------------------------------------------- */
 
-static int create_fds(struct virtio_dev *vdev)
+static int create_notifiers(struct virtio_dev *vdev)
 {
-	vdev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	vdev->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vdev->epoll_fd < 0 || vdev->ctl_fd < 0)
-		return -errno;
-	if (virtio_watch(vdev, vdev->ctl_fd, ctl_fd_ready, NULL))
-		return -ENOSPC;
-	for (unsigned q = 0; q < vdev->ops->nr_queues; q++) {
-		int ret;
+	int ret = poller_create(&vdev->poller);
 
-		vdev->queue_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vdev->queue_fd[q] < 0)
-			return -errno;
-		ret = virtio_watch(vdev, vdev->queue_fd[q], queue_fd_ready, (void *)(uintptr_t)q);
-		if (ret)
-			return ret;
+	if (!ret)
+		ret = notifier_init(&vdev->ctl);
+	if (!ret)
+		ret = virtio_watch(vdev, vdev->ctl.fd, ctl_ready, NULL);
+	for (unsigned q = 0; q < vdev->ops->nr_queues && !ret; q++) {
+		ret = notifier_init(&vdev->queue_kick[q]);
+		if (!ret)
+			ret = virtio_watch(vdev, vdev->queue_kick[q].fd, queue_kick_ready,
+					   (void *)(uintptr_t)q);
 	}
-	return 0;
+	return ret;
 }
 
 int virtio_dev_init(struct virtio_dev *vdev, const struct device_slot *slot,
@@ -653,9 +688,9 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct device_slot *slot,
 	vdev->tag = tag;
 	vdev->mem = slot->mem;
 	vdev->irq = slot->irq;
-	vdev->irq_fd = vdev->ctl_fd = vdev->epoll_fd = -1;
+	vdev->irqfd = vdev->ctl = NOTIFIER_NONE;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		vdev->queue_fd[i] = -1;
+		vdev->queue_kick[i] = NOTIFIER_NONE;
 	for (unsigned i = 0; i < VIRTIO_MAX_WATCHES; i++)
 		vdev->watch[i].fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
@@ -669,9 +704,9 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct device_slot *slot,
 		ret = err_set(err, EINVAL, "%s: bad queue layout", tag);
 		goto fail;
 	}
-	ret = create_fds(vdev);
+	ret = create_notifiers(vdev);
 	if (ret) {
-		ret = err_set(err, -ret, "%s: cannot create eventfds: %s", tag, strerror(-ret));
+		ret = err_set(err, -ret, "%s: cannot create its notifiers: %s", tag, strerror(-ret));
 		goto fail;
 	}
 	ret = thread_create(&vdev->thread, device_thread, vdev, tag);

@@ -9,13 +9,14 @@
  * struct virtio_ops and handles its queues on that thread.
  *
  * Threads. Register accesses arrive on vCPU threads. Queue notifications
- * (QueueNotify writes) go to a per-queue eventfd, which the accelerator
- * signals itself where it can (KVM ioeventfd), so a vCPU never waits for
- * device work. The device thread waits on those eventfds and on any fd the
- * device watches, and calls the device with the device's work lock held:
- * queue_notify, watch callbacks, start and reset never run concurrently.
- * Interrupts go out through the slot's interrupt line (KVM irqfd where
- * available), from whichever thread completes the work.
+ * (QueueNotify writes) ring a per-queue notifier (host/notifier.h), which
+ * the accelerator rings itself where it can (KVM ioeventfd), so a vCPU
+ * never waits for device work. The device thread waits on those notifiers,
+ * on any fd the device watches and on the device's timer, and calls the
+ * device with the device's work lock held: queue_notify, watch and timer
+ * callbacks, start and reset never run concurrently. Interrupts go out
+ * through the slot's interrupt line (KVM irqfd where available), from
+ * whichever thread completes the work.
  *
  * Every field of guest memory a device reads through a virtqueue is
  * untrusted: virtq_pop() validates the whole descriptor chain (bounds,
@@ -28,6 +29,7 @@
 #include <sys/uio.h>
 
 #include "core/device.h"
+#include "host/notifier.h"
 
 /* Feature bits the transport handles (virtio 1.2, 6). */
 #define VIRTIO_F_INDIRECT_DESC		28
@@ -193,13 +195,17 @@ struct virtio_dev {
 	pthread_mutex_t work_lock;
 	pthread_t thread;
 	bool thread_started;
-	int epoll_fd;
-	int queue_fd[VIRTIO_MAX_QUEUES];	/* eventfds QueueNotify signals */
-	bool queue_fd_bound;		/* the accelerator signals them (ioeventfd) */
-	int irq_fd;			/* eventfd raising our interrupt (irqfd), or -1 */
-	int ctl_fd;			/* eventfd: wake the thread to quit */
+	struct poller *poller;
+	struct notifier queue_kick[VIRTIO_MAX_QUEUES];	/* rung by QueueNotify */
+	bool queue_kick_bound;		/* the accelerator rings them (ioeventfd) */
+	struct notifier irqfd;		/* raises our interrupt (KVM irqfd), or NOTIFIER_NONE */
+	struct notifier ctl;		/* wakes the thread: quit, or a new timer */
 	_Atomic bool quit;
 	struct virtio_watch watch[VIRTIO_MAX_WATCHES];
+	/* The device's timer (virtio_timer_arm), under the work lock. */
+	_Atomic uint64_t timer_due_ms;	/* CLOCK_MONOTONIC; 0: not armed */
+	virtio_watch_fn timer_fn;
+	void *timer_arg;
 
 	/* Counters for the control API (/metrics). */
 	_Atomic uint64_t notifications, interrupts, requests;
@@ -208,7 +214,7 @@ struct virtio_dev {
 /*
  * How a device's creator wires it up: the slot (bus, memory, window and
  * interrupt line) and the device's operations. virtio_dev_init() creates
- * the eventfds, starts the device thread and claims the window; @vdev is
+ * the notifiers, starts the device thread and claims the window; @vdev is
  * the device's embedded struct virtio_dev, zeroed by the caller. On
  * failure nothing is left to release but the caller's own allocation;
  * on success the machine destroys the device through virtio_device_ops,
@@ -220,6 +226,14 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct device_slot *slot,
 /* Watch @fd (readable) on the device thread. Any thread; the callback runs under the work lock. */
 int virtio_watch(struct virtio_dev *vdev, int fd, virtio_watch_fn fn, void *arg);
 int virtio_unwatch(struct virtio_dev *vdev, int fd);
+
+/*
+ * Work lock held: call @fn(@vdev, @arg) on the device thread, work lock
+ * held, once @ms milliseconds have passed; 0 disarms. One timer per device:
+ * arming it again moves it. A deadline on the device thread's wait, not a
+ * timer fd, so it works the same on every host.
+ */
+void virtio_timer_arm(struct virtio_dev *vdev, uint64_t ms, virtio_watch_fn fn, void *arg);
 
 /* Was feature @bit negotiated? */
 static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned bit)

@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct arm64_cpu_state cpu;
-	struct guest_mem mem = { .base = RAM_BASE, .size = RAM_SIZE, .fd = -1 };
+	struct guest_mem mem = { .base = RAM_BASE, .size = RAM_SIZE, .shm = HOSTMEM_NONE };
 	struct fuzz_dev dev = { 0, 0, false };
 	struct arm64_mmio_ctx ctx = { &mem, fuzz_access, &dev };
 	size_t head = 1 + sizeof(cpu) + sizeof(dev.seed);

@@ -7,7 +7,8 @@
  * Flags bits 1-3 split the request into buffers, bits 4-6 the reply, bit 7
  * squeezes the reply's capacity. The first input byte picks the share (bit
  * 0: a read-only tree, or a read-write scratch tree rebuilt for every
- * input) and the resolver (bit 1: openat2, or the portable walk).
+ * input) and the resolver (bit 1: the host layer's choice, openat2 on
+ * Linux, or the portable walk).
  *
  * Each input starts from a session: Tversion, Tattach as fid 0, fid 1 an
  * open file, fid 2 an open directory, fid 3 a symlink to the outside, fid 4

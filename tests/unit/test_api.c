@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/input-event-codes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "evdev_codes.h"
 #include "api/api.h"
 #include "api/ctl.h"
 

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/input-event-codes.h>
 #include <poll.h>
 #include <png.h>
 #include <pthread.h>
@@ -31,6 +30,7 @@
 #include <X11/Xlib.h>
 #endif
 
+#include "evdev_codes.h"
 #include "gpu/link.h"
 #include "render/keymap.h"
 #include "render/view.h"

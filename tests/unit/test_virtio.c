@@ -6,8 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "host/abi.h"
 #include "vdriver.h"
 
 #define ALL_FEATURES	(~0ull)
@@ -266,6 +269,172 @@ static void test_config_space_bounds(void **state)
 	assert_int_equal(bus_access(&d->bus, VDRIVER_MMIO_BASE + VD_CONFIG, &v, 4, false), -EINVAL);
 }
 
+/* ---- the accelerator's fast paths and the device timer ------------------ */
+
+struct fake_accel {
+	int io[VIRTIO_MAX_QUEUES];
+	uint64_t addr;
+	unsigned nio;
+	int irqfd;
+	unsigned intid;
+};
+
+static int fake_ioeventfd(void *opaque, uint64_t addr, uint32_t datamatch, int fd)
+{
+	struct fake_accel *a = opaque;
+
+	if (datamatch >= VIRTIO_MAX_QUEUES)
+		return -EINVAL;
+	a->io[datamatch] = fd;
+	a->addr = addr;
+	a->nio++;
+	return 0;
+}
+
+static int fake_irqfd(void *opaque, unsigned intid, int fd)
+{
+	struct fake_accel *a = opaque;
+
+	a->irqfd = fd;
+	a->intid = intid;
+	return 0;
+}
+
+/*
+ * What KVM gets from a device: on Linux an eventfd per queue that a guest's
+ * QueueNotify write rings in the kernel (ioeventfd), and one that raises the
+ * interrupt when written (irqfd). Here the test rings the first and reads
+ * the second as KVM would. The POSIX host layer has no such fds: nothing is
+ * bound, and doorbells and interrupts keep their MMIO and irq_line paths.
+ */
+static void test_accel_fast_paths(void **state)
+{
+	struct vdriver *d = *state;
+	struct fake_accel a = { .irqfd = -1 };
+	struct device_binder b = { fake_ioeventfd, fake_irqfd, &a };
+	uint64_t buf = vdriver_alloc(d, 64, 16);
+	struct vdriver_seg seg = { buf, 64, true };
+	uint64_t one = 1, count = 0;
+	unsigned irqs = d->irqs;
+	uint32_t len = 0;
+
+	d->dev->ops->bind(d->dev, &b);
+	assert_int_equal(vdriver_bring_up(d, ALL_FEATURES), 0);
+	if (strcmp(host_variant, "linux")) {
+		assert_int_equal(a.nio, 0);
+		assert_int_equal(a.irqfd, -1);
+		assert_int_equal(vdriver_request(d, 0, &seg, 1, &len), 0);
+		assert_true(vdriver_wait_irq(d, irqs, 5000) > irqs);
+		return;
+	}
+	assert_int_equal(a.nio, 1);
+	assert_int_equal(a.addr, d->dev->base + 0x50);	/* QueueNotify */
+	assert_true(a.irqfd >= 0);
+	assert_int_equal(a.intid, d->vdev->irq.intid);
+	vdriver_add(d, 0, &seg, 1, false);
+	assert_int_equal(write(a.io[0], &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(vdriver_wait_used(d, 0, NULL, &len, 5000), 0);
+	assert_int_equal(len, 64);
+	/* The interrupt went to the irqfd, not the interrupt line. */
+	for (int i = 0; i < 500 && read(a.irqfd, &count, sizeof(count)) != sizeof(count); i++)
+		usleep(10000);
+	assert_true(count >= 1);
+	assert_int_equal(d->irqs, irqs);
+}
+
+struct timer_probe {
+	struct vdriver *d;
+	uint64_t ms;
+	unsigned fired, seen;
+	pthread_t thread;
+	struct timespec at;
+};
+
+static void probe_fired(struct virtio_dev *vdev, void *arg)
+{
+	struct timer_probe *p = arg;
+
+	(void)vdev;
+	p->fired++;
+	p->thread = pthread_self();
+	clock_gettime(CLOCK_MONOTONIC, &p->at);
+}
+
+static void probe_arm(struct virtio_dev *vdev, void *arg)
+{
+	struct timer_probe *p = arg;
+
+	virtio_timer_arm(vdev, p->ms, probe_fired, p);
+}
+
+static uint64_t since_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (uint64_t)((b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000);
+}
+
+static void probe_read(struct virtio_dev *vdev, void *arg)
+{
+	struct timer_probe *p = arg;
+
+	(void)vdev;
+	p->seen = p->fired;
+}
+
+/* How often it fired, read under the work lock the callback runs under. */
+static unsigned probe_fired_count(struct timer_probe *p)
+{
+	virtio_with_work_lock(p->d->vdev, probe_read, p);
+	return p->seen;
+}
+
+static void probe_set(struct timer_probe *p, uint64_t ms)
+{
+	p->ms = ms;
+	virtio_with_work_lock(p->d->vdev, probe_arm, p);
+}
+
+/* Wait up to @ms for the timer to have fired @n times in all. */
+static bool probe_wait(struct timer_probe *p, unsigned n, int ms)
+{
+	for (int i = 0; i <= ms / 5; i++) {
+		if (probe_fired_count(p) >= n)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+/*
+ * The device timer (what virtio-gpu's renderer watchdog runs on): armed
+ * from another thread it fires once, on the device thread, no sooner than
+ * asked; disarmed it does not fire; armed again it moves.
+ */
+static void test_device_timer(void **state)
+{
+	struct timer_probe p = { .d = *state };
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	probe_set(&p, 100);
+	usleep(30000);
+	assert_int_equal(probe_fired_count(&p), 0);
+	assert_true(probe_wait(&p, 1, 5000));
+	assert_true(since_ms(&start, &p.at) >= 99);
+	assert_false(pthread_equal(p.thread, pthread_self()));
+	usleep(200000);
+	assert_int_equal(probe_fired_count(&p), 1);	/* once */
+
+	probe_set(&p, 100);
+	probe_set(&p, 0);				/* disarmed */
+	usleep(300000);
+	assert_int_equal(probe_fired_count(&p), 1);
+
+	probe_set(&p, 60000);
+	probe_set(&p, 50);				/* moved nearer */
+	assert_true(probe_wait(&p, 2, 5000));
+	probe_set(&p, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +450,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_stops_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_frozen_after_driver_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_space_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accel_fast_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_timer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("virtio", tests, NULL, NULL);

@@ -5,8 +5,9 @@
  * reset with requests in flight, option parsing, and cow (the refusal on a
  * file system that cannot clone; the clone itself where one can, on a
  * loop-mounted btrfs when the test runs as root with btrfs-progs).
- * Tests that move data run twice: io_uring (where the build and the
- * kernel have it) and aio=sync.
+ * Tests that move data run twice: on the host layer's asynchronous engine
+ * (io_uring where the build and the kernel have it; worker threads in the
+ * POSIX host layer) and aio=sync.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <linux/fs.h>
 
+#include "host/blkio.h"
 #include "virtio/blk_req.h"
 #include "vdriver.h"
 
@@ -120,7 +120,7 @@ static void fixture_free(struct fixture *f)
 	free(f);
 }
 
-/* prestate: "" (io_uring where available) or ",aio=sync". */
+/* prestate: "" (the asynchronous engine where available) or ",aio=sync". */
 static int setup(void **state)
 {
 	const char *mode = *state ? *state : "";
@@ -785,29 +785,27 @@ static void test_odd_size(void **state)
 
 /* ---- cow ---------------------------------------------------------------- */
 
-/* Can @dir clone files? 1 yes, 0 no (FICLONE unsupported), -1 cannot tell. */
+/* Can @dir clone files (the host layer's clone)? 1 yes, 0 no, -1 cannot tell. */
 static int dir_can_clone(const char *dir)
 {
-	char a[PATH_MAX], b[PATH_MAX];
-	int fa, fb, ret;
+	char a[PATH_MAX];
+	bool cloning;
+	int fa, fb;
 
 	snprintf(a, sizeof(a), "%s/bmvm-probe-XXXXXX", dir);
-	snprintf(b, sizeof(b), "%s/bmvm-probe-XXXXXX", dir);
 	fa = mkstemp(a);
 	if (fa < 0)
 		return -1;
-	fb = mkstemp(b);
-	if (fb < 0) {
+	unlink(a);
+	if (pwrite(fa, "probe", 5, 0) != 5) {
 		close(fa);
-		unlink(a);
 		return -1;
 	}
-	ret = pwrite(fa, "probe", 5, 0) == 5 && ioctl(fb, FICLONE, fa) == 0;
+	fb = blkio_clone(fa, dir, &cloning);
 	close(fa);
-	close(fb);
-	unlink(a);
-	unlink(b);
-	return ret;
+	if (fb >= 0)
+		close(fb);
+	return fb >= 0 ? 1 : cloning ? 0 : -1;
 }
 
 static void test_cow_refused(void **state)
@@ -828,7 +826,7 @@ static void test_cow_refused(void **state)
 	}
 	make_image(f, dir, 0);
 	assert_int_not_equal(open_dev(f, ",cow", &err), 0);
-	if (!strstr(err.msg, "cannot clone files") || !strstr(err.msg, "FICLONE") ||
+	if (!strstr(err.msg, "cannot clone files") || !strstr(err.msg, blkio_clone_call) ||
 	    !strstr(err.msg, ",cow")) {
 		print_error("message: %s\n", err.msg);
 		fail();
@@ -878,7 +876,8 @@ static bool reflink_fs_get(struct reflink_fs *r, char *why, size_t why_len)
 	snprintf(cmd, sizeof(cmd), "{ truncate -s 128M '%s' && mkfs.btrfs -q '%s' && "
 		 "mount -o loop '%s' '%s'; } >/dev/null 2>&1", r->img, r->img, r->img, r->mnt);
 	if (system(cmd) != 0 || dir_can_clone(r->mnt) != 1) {
-		snprintf(why, why_len, "cannot loop-mount a btrfs here");
+		snprintf(why, why_len, "cannot loop-mount a btrfs here, or no clone on it (%s)",
+			 blkio_clone_call);
 		snprintf(cmd, sizeof(cmd), "umount '%s' 2>/dev/null", r->mnt);
 		if (system(cmd)) {}
 		rmdir(r->mnt);
