@@ -70,7 +70,7 @@ struct vm {
 	int64_t start_ms;	/* CLOCK_MONOTONIC at start, for uptime */
 	struct api_server *api;
 
-	/* The GPU renderer (core/vm_gpu.c). */
+	/* The GPU renderer (vmm/vm_gpu.c). */
 	struct gpu_link *gpu_link;		/* NULL: no renderer */
 	_Atomic unsigned gpu_captures_done;	/* replies from the renderer */
 	_Atomic unsigned gpu_usr1_sent;		/* SIGUSR1 captures asked for */

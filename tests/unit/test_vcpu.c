@@ -957,6 +957,24 @@ static void test_unknown_exception_class(void **state)
 	assert_unchanged(f, &before, 0);
 }
 
+/* EC 0x00: an instruction trapped as undefined is an UNDEF for the guest, built by arch code. */
+static void test_unknown_reason_injects_undef(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t pstate = EL1H_MASKED | NZCV_ZC;
+
+	set(f, ACCEL_REG_VBAR_EL1, VBAR);
+	set(f, ACCEL_REG_PSTATE, pstate);
+	set(f, ACCEL_REG_PC, ENTRY + 0xc4);
+	push(f, 0, exc(esr(0x00, 0), 0, 0));
+	assert_int_equal(run(f), MACHINE_RUN_ON);
+	assert_int_equal(reg(f, ACCEL_REG_PC), VBAR + 0x200);
+	assert_int_equal(reg(f, ACCEL_REG_ELR_EL1), ENTRY + 0xc4);	/* the instruction itself */
+	assert_int_equal(reg(f, ACCEL_REG_SPSR_EL1), pstate);
+	assert_int_equal(reg(f, ACCEL_REG_ESR_EL1), 0x02000000);	/* EC 0, IL */
+	assert_int_equal(reg(f, ACCEL_REG_PSTATE), EL1H_MASKED | NZCV_ZC);
+}
+
 static void test_kicked_changes_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -1190,6 +1208,7 @@ int main(void)
 		T(test_wfi_wfe),
 		T(test_sysreg_raz_wi),
 		T(test_unknown_exception_class),
+		T(test_unknown_reason_injects_undef),
 		T(test_kicked_changes_nothing),
 		T(test_kick_from_another_thread),
 		T(test_mmio_predecoded),

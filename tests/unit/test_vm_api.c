@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM's side of the control API (src/core/vm_api.c) with real devices:
+ * The VM's side of the control API (src/vmm/vm_api.c) with real devices:
  * POST /vm/input over the real server's socket, the virtio tablet driven by
  * the test driver, and a virtio-gpu whose mode says how big the display is.
  * Pointer positions are display pixels, so the tablet's range must span

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The vCPU threads' start-up order (src/core/vm.c): each thread creates its
+ * The vCPU threads' start-up order (src/vmm/vm_cpu.c): each thread creates its
  * own vCPU, but in index order whatever order the threads run in, since
  * Linux's arm64 vGIC before 6.7 takes a vCPU's creation number for its id
  * when it injects timer interrupts (see vm_cpu_create_turn()).

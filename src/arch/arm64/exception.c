@@ -353,6 +353,13 @@ int arm64_handle_exception(struct arm64_cpu_state *cpu, uint64_t esr, uint64_t f
 		return exc_sysreg(cpu, esr, action);
 	case ARM64_EC_WFX:
 		return exc_wfx(cpu, esr, action);
+	case ARM64_EC_UNKNOWN:
+		/*
+		 * An instruction the hypervisor trapped as undefined: the guest
+		 * takes the UNDEF real hardware gives it, at the same PC.
+		 */
+		action->kind = ARM64_ACTION_UNDEF;
+		return 0;
 	}
 	return exc_fail(cpu, esr, far, ipa, err, ENOTSUP, "unhandled exception");
 }

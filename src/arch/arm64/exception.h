@@ -117,6 +117,7 @@ enum arm64_action_kind {
 	ARM64_ACTION_SYSTEM_OFF,
 	ARM64_ACTION_SYSTEM_RESET,
 	ARM64_ACTION_EXIT,		/* bmvm's exit call: end the run with psci.exit_status */
+	ARM64_ACTION_UNDEF,		/* give the guest an undefined-instruction exception */
 };
 
 struct arm64_exit_action {

@@ -38,7 +38,7 @@ struct machine_vcpu {
 	unsigned kicks_seen;	/* psci_cpu_wait()'s count */
 	bool clock_held;
 	uint64_t held_cnt;	/* CNTVCT when a pause began */
-	bool reported_sysreg;
+	bool reported_sysreg, reported_undef;
 	unsigned reported_aborts;
 	unsigned nr_unclaimed;			/* pages reported below */
 	uint64_t unclaimed[VCPU_REPORT_MAX];
@@ -279,6 +279,17 @@ static enum machine_run_event vcpu_act(struct machine_vcpu *v,
 	case ARM64_ACTION_CPU_OFF:
 		v->off = true;
 		return act->psci.last_cpu ? MACHINE_POWER_OFF : MACHINE_RUN_ON;
+	case ARM64_ACTION_UNDEF:
+		if (!v->reported_undef)
+			machine_verbose(v->m, "vCPU %u: undefined instruction trapped; injecting "
+					"an undefined-instruction exception (reported once)", v->index);
+		v->reported_undef = true;
+		if (vcpu_inject(v, arm64_esr_undefined(), 0)) {
+			machine_error(v->m, "vCPU %u: cannot inject an undefined-instruction "
+				      "exception", v->index);
+			return MACHINE_FAULT;
+		}
+		return MACHINE_RUN_ON;
 	case ARM64_ACTION_EXIT:
 		machine_verbose(v->m, "vCPU %u: exit call with status %d", v->index,
 				act->psci.exit_status);
