@@ -84,6 +84,9 @@ int blkio_zero(int fd, uint64_t off, uint64_t len);
 
 /* ---- instant clones (--disk PATH,cow) ---- */
 
+/* Whether this host has a clone call at all (the portable POSIX variant off macOS has none). */
+extern const bool blkio_can_clone;
+
 /* The call that clones, and where it works, for messages. */
 extern const char blkio_clone_call[];	/* "FICLONE", "clonefile" */
 extern const char blkio_clone_hint[];	/* "a reflink-capable filesystem (btrfs, xfs)" */

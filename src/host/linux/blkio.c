@@ -231,6 +231,7 @@ int blkio_zero(int fd, uint64_t off, uint64_t len)
 	return falloc(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len);
 }
 
+const bool blkio_can_clone = true;
 const char blkio_clone_call[] = "FICLONE";
 const char blkio_clone_hint[] = "a reflink-capable filesystem (btrfs, xfs)";
 

@@ -368,6 +368,7 @@ int blkio_zero(int fd, uint64_t off, uint64_t len)
 }
 
 #ifdef __APPLE__
+const bool blkio_can_clone = true;
 const char blkio_clone_call[] = "clonefile";
 const char blkio_clone_hint[] = "a filesystem that can clone (APFS)";
 
@@ -395,6 +396,7 @@ int blkio_clone(int base, const char *dir, bool *cloning)
 	return fd < 0 ? -e : fd;
 }
 #else
+const bool blkio_can_clone = false;
 const char blkio_clone_call[] = "no clone call on this host";
 const char blkio_clone_hint[] = "a host that can clone files (Linux with btrfs or xfs, macOS)";
 
