@@ -3,7 +3,7 @@
  * Fuzzes the ISV=0 emulator, the stage-1 walker and the trap dispatcher
  * (ESR decoding, PSCI) with guest-chosen CPU state, instructions, syndromes
  * and page tables. Beyond "no crash", it checks the
- * contract callers rely on: a failed emulation leaves the CPU untouched and
+ * contract callers rely on: a failed emulation leaves the CPU's registers untouched and
  * explains itself; a successful one advances the PC by exactly 4.
  */
 #include <errno.h>
@@ -69,6 +69,9 @@ static void check_emulate(struct arm64_cpu_state *cpu, const struct arm64_mmio_c
 
 	if (ret > 0)
 		abort();
+	/* fault_va* are outputs (where the abort the guest gets says it went). */
+	before.fault_va = cpu->fault_va;
+	before.fault_va_valid = cpu->fault_va_valid;
 	if (ret < 0 && (memcmp(cpu, &before, sizeof(before)) || !err.msg[0]))
 		abort();
 	if (ret == 0 && (cpu->pc != before.pc + 4 || !(cpu->dirty & ARM64_DIRTY_PC)))
