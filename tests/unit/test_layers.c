@@ -36,7 +36,8 @@ static const struct layer {
 /* Linux-only interfaces, and the files allowed to use them. */
 static const char *const linux_only[] = {
 	"<sys/epoll.h>", "<sys/eventfd.h>", "<sys/timerfd.h>", "<sys/signalfd.h>",
-	"<sys/inotify.h>", "<linux/", "<liburing.h>", "memfd_create(", "SYS_openat2",
+	"<sys/inotify.h>", "<sys/random.h>", "<linux/", "<liburing.h>", "memfd_create(",
+	"SYS_openat2",
 };
 static const char *const linux_files[] = {
 	"accel/kvm.c",		/* the KVM backend */

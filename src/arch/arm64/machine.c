@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "accel/arm64.h"
 #include "core/chardev.h"
 #include "core/guest_mem.h"
+#include "host/entropy.h"
 #include "hw/pl011.h"
 #include "hw/pl061.h"
 #include "hw/testdev.h"
@@ -381,7 +381,7 @@ static int fdt_chosen(void *fdt, const struct machine *m)
 	ret |= fdt_end_node(fdt);
 
 	/* Fresh at every boot: entropy before any driver has some, and KASLR. */
-	if (getentropy(seed, sizeof(seed)))
+	if (entropy_fill(seed, sizeof(seed), false))
 		return -1;
 	ret |= fdt_begin_node(fdt, "chosen");
 	ret |= fdt_property_string(fdt, "bootargs", m->params.cmdline);
