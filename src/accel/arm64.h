@@ -47,6 +47,12 @@ enum accel_exit_reason {
 	ACCEL_EXIT_POWEROFF,	/* PSCI SYSTEM_OFF handled in the accelerator */
 	ACCEL_EXIT_RESET,	/* PSCI SYSTEM_RESET handled in the accelerator */
 	ACCEL_EXIT_KICKED,	/* accel_vcpu_kick() or a signal interrupted the run */
+	/*
+	 * The virtual timer fired and the accelerator masked it until told
+	 * otherwise (Hypervisor.framework's VTIMER_ACTIVATED; KVM handles the
+	 * timer itself and never reports this).
+	 */
+	ACCEL_EXIT_VTIMER,
 	ACCEL_EXIT_UNKNOWN,	/* anything else; code holds the accelerator's own reason */
 };
 
@@ -108,6 +114,14 @@ int accel_vcpu_reset(struct accel_vcpu *vcpu, struct errbuf *err);
  * when told not to forward it); false when PSCI calls come to bmvm.
  */
 bool accel_psci_in_kernel(const struct accel *accel);
+
+/*
+ * For accelerators that report ACCEL_EXIT_VTIMER: drive the vCPU's virtual
+ * timer interrupt (PPI 27) to @level, and mask or unmask the timer's exits.
+ * -ENOTSUP elsewhere.
+ */
+int accel_vcpu_vtimer_irq(struct accel_vcpu *vcpu, bool level);
+int accel_vcpu_vtimer_mask(struct accel_vcpu *vcpu, bool masked);
 
 /* Where the accelerator implements PSCI: is this vCPU powered off? */
 bool accel_vcpu_powered_off(struct accel_vcpu *vcpu);

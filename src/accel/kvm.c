@@ -648,3 +648,18 @@ bool accel_psci_in_kernel(const struct accel *a)
 {
 	return a->psci_in_kernel;
 }
+
+/* KVM runs the virtual timer itself and never reports ACCEL_EXIT_VTIMER. */
+int accel_vcpu_vtimer_irq(struct accel_vcpu *v, bool level)
+{
+	(void)v;
+	(void)level;
+	return -ENOTSUP;
+}
+
+int accel_vcpu_vtimer_mask(struct accel_vcpu *v, bool masked)
+{
+	(void)v;
+	(void)masked;
+	return -ENOTSUP;
+}

@@ -116,3 +116,18 @@ bool accel_psci_in_kernel(const struct accel *accel)
 	(void)accel;
 	return false;
 }
+
+/* No accelerator, no timer. */
+int accel_vcpu_vtimer_irq(struct accel_vcpu *v, bool level)
+{
+	(void)v;
+	(void)level;
+	return -ENOTSUP;
+}
+
+int accel_vcpu_vtimer_mask(struct accel_vcpu *v, bool masked)
+{
+	(void)v;
+	(void)masked;
+	return -ENOTSUP;
+}

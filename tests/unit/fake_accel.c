@@ -27,6 +27,7 @@ struct accel_vcpu {
 	uint64_t reg[ACCEL_NR_REGS];	/* ACCEL_REG_CNTVCT lives in struct accel */
 	struct fake_step last;		/* the exit returned last */
 	bool mmio_pending;		/* last was MMIO: complete it at the next run */
+	bool vtimer_level, vtimer_masked;	/* PPI 27 as driven; timer exits masked */
 	bool kicked;
 };
 
@@ -270,6 +271,12 @@ int accel_vcpu_run(struct accel_vcpu *v, struct accel_exit *exit)
 		q->count--;
 		*exit = v->last.exit;
 		v->mmio_pending = exit->reason == ACCEL_EXIT_MMIO;
+		if (exit->reason == ACCEL_EXIT_VTIMER) {
+			if (v->vtimer_masked)
+				violate(a, "vCPU %u: a timer exit while its exits are masked",
+					v->index);
+			v->vtimer_masked = true;	/* as Hypervisor.framework does */
+		}
 		ret = 0;
 	} else {
 		ret = -ETIMEDOUT;	/* the script ran out */
@@ -365,6 +372,32 @@ int accel_irqfd(struct accel *a, unsigned intid, int fd)
 {
 	(void)a; (void)intid; (void)fd;
 	return -ENOTSUP;
+}
+
+int accel_vcpu_vtimer_irq(struct accel_vcpu *v, bool level)
+{
+	check_owner(v, "accel_vcpu_vtimer_irq");
+	pthread_mutex_lock(&v->accel->lock);
+	v->vtimer_level = level;
+	pthread_mutex_unlock(&v->accel->lock);
+	return 0;
+}
+
+int accel_vcpu_vtimer_mask(struct accel_vcpu *v, bool masked)
+{
+	check_owner(v, "accel_vcpu_vtimer_mask");
+	pthread_mutex_lock(&v->accel->lock);
+	v->vtimer_masked = masked;
+	pthread_mutex_unlock(&v->accel->lock);
+	return 0;
+}
+
+void fake_vtimer(struct accel *a, unsigned index, bool *level, bool *masked)
+{
+	pthread_mutex_lock(&a->lock);
+	*level = a->vcpu[index]->vtimer_level;
+	*masked = a->vcpu[index]->vtimer_masked;
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* PSCI is bmvm's (as on Hypervisor.framework): the accelerator never powers a vCPU off. */

@@ -70,6 +70,9 @@ void fake_fail_reg(struct accel *a, unsigned index, enum accel_reg reg, int errn
 /* Time passing: the virtual counter moves on by @ticks. */
 void fake_advance_counter(struct accel *a, uint64_t ticks);
 
+/* vCPU @index's timer interrupt level and whether its timer exits are masked. */
+void fake_vtimer(struct accel *a, unsigned index, bool *level, bool *masked);
+
 /* accel_irq_set() calls so far, oldest first: copies up to @max, returns the count. */
 unsigned fake_irqs(struct accel *a, struct fake_irq *log, unsigned max);
 

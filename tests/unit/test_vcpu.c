@@ -975,6 +975,47 @@ static void test_unknown_reason_injects_undef(void **state)
 	assert_int_equal(reg(f, ACCEL_REG_PSTATE), EL1H_MASKED | NZCV_ZC);
 }
 
+/*
+ * Hypervisor.framework's timer exit: PPI 27 goes up and the timer's exits
+ * stay masked while the guest's timer still fires; once the guest has
+ * handled it (a new compare value, or IMASK) the interrupt goes down and
+ * the exits are unmasked, before the next run.
+ */
+static void assert_vtimer(struct fixture *f, bool want_level, bool want_masked)
+{
+	bool level, masked;
+
+	fake_vtimer(f->accel, 0, &level, &masked);
+	assert_int_equal(level, want_level);
+	assert_int_equal(masked, want_masked);
+}
+
+static void test_vtimer(void **state)
+{
+	struct fixture *f = *state;
+
+	set(f, ACCEL_REG_CNTV_CTL, 5);			/* enabled, firing */
+	push(f, 0, simple(ACCEL_EXIT_VTIMER));
+	assert_int_equal(run(f), MACHINE_RUN_ON);
+	assert_vtimer(f, true, true);
+	push(f, 0, simple(ACCEL_EXIT_KICKED));		/* still firing: left as it is */
+	assert_int_equal(run(f), MACHINE_RUN_ON);
+	assert_vtimer(f, true, true);
+	set(f, ACCEL_REG_CNTV_CTL, 1);			/* a later compare value */
+	push(f, 0, simple(ACCEL_EXIT_KICKED));
+	assert_int_equal(run(f), MACHINE_RUN_ON);
+	assert_vtimer(f, false, false);
+
+	set(f, ACCEL_REG_CNTV_CTL, 5);			/* it fires again */
+	push(f, 0, simple(ACCEL_EXIT_VTIMER));
+	assert_int_equal(run(f), MACHINE_RUN_ON);
+	assert_vtimer(f, true, true);
+	set(f, ACCEL_REG_CNTV_CTL, 7);			/* the guest masks it (IMASK) */
+	push(f, 0, simple(ACCEL_EXIT_KICKED));
+	assert_int_equal(run(f), MACHINE_RUN_ON);
+	assert_vtimer(f, false, false);
+}
+
 static void test_kicked_changes_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -1209,6 +1250,7 @@ int main(void)
 		T(test_sysreg_raz_wi),
 		T(test_unknown_exception_class),
 		T(test_unknown_reason_injects_undef),
+		T(test_vtimer),
 		T(test_kicked_changes_nothing),
 		T(test_kick_from_another_thread),
 		T(test_mmio_predecoded),

@@ -24,6 +24,11 @@
 #define PSTATE_MODE_MASK	0xf
 #define PSTATE_MODE_EL1H	0x5
 
+/* CNTV_CTL_EL0 */
+#define CNTV_CTL_ENABLE		1
+#define CNTV_CTL_IMASK		2
+#define CNTV_CTL_ISTATUS	4
+
 /* Guest mistakes reported per vCPU, so a guest in a loop cannot flood stderr. */
 #define VCPU_REPORT_MAX	8
 
@@ -36,6 +41,7 @@ struct machine_vcpu {
 	bool psci_in_kernel;		/* the accelerator answers PSCI, not psci.c */
 	bool off;		/* powered off, waiting for PSCI CPU_ON handled by bmvm */
 	unsigned kicks_seen;	/* psci_cpu_wait()'s count */
+	bool vtimer_fired;	/* the timer's interrupt is up, its exits masked */
 	bool clock_held;
 	uint64_t held_cnt;	/* CNTVCT when a pause began */
 	bool reported_sysreg, reported_undef;
@@ -111,6 +117,7 @@ int machine_vcpu_reset(struct machine_vcpu *v)
 	}
 	/* Where the accelerator implements PSCI it also holds secondaries off. */
 	v->off = v->index != 0 && !v->psci_in_kernel;
+	v->vtimer_fired = false;	/* the accelerator's reset took the timer back too */
 	v->exit.reason = ACCEL_EXIT_KICKED;	/* no MMIO read left to complete */
 	ret = vcpu_boot_regs(v);
 	if (ret)
@@ -344,6 +351,51 @@ static enum machine_run_event vcpu_handle_trap(struct machine_vcpu *v)
 	return vcpu_act(v, &act);
 }
 
+/*
+ * The virtual timer fired (and the accelerator masked it): raise PPI 27 and
+ * keep the timer's exits masked until the guest has dealt with it.
+ */
+static enum machine_run_event vcpu_vtimer_fired(struct machine_vcpu *v)
+{
+	int ret = accel_vcpu_vtimer_irq(v->vcpu, true);
+
+	if (ret) {
+		machine_error(v->m, "vCPU %u: cannot raise the timer interrupt: %s", v->index,
+			      strerror(-ret));
+		return MACHINE_FAULT;
+	}
+	v->vtimer_fired = true;
+	return MACHINE_RUN_ON;
+}
+
+/*
+ * Before a run after the timer fired: once the guest no longer has an
+ * enabled, unmasked, expired timer (it handled the interrupt: moved the
+ * compare value, masked or disabled it), lower the interrupt and let the
+ * timer exit again. Left up, it would fire for ever; lowered early, the
+ * guest would lose the interrupt it has not taken yet.
+ */
+static int vcpu_vtimer_sync(struct machine_vcpu *v)
+{
+	uint64_t ctl;
+	int ret;
+
+	if (!v->vtimer_fired)
+		return 0;
+	ret = accel_vcpu_get_reg(v->vcpu, ACCEL_REG_CNTV_CTL, &ctl);
+	if (ret)
+		return ret;
+	if ((ctl & (CNTV_CTL_ENABLE | CNTV_CTL_IMASK | CNTV_CTL_ISTATUS)) ==
+	    (CNTV_CTL_ENABLE | CNTV_CTL_ISTATUS))
+		return 0;	/* still firing */
+	ret = accel_vcpu_vtimer_irq(v->vcpu, false);
+	if (!ret)
+		ret = accel_vcpu_vtimer_mask(v->vcpu, false);
+	if (!ret)
+		v->vtimer_fired = false;
+	return ret;
+}
+
 /* The /metrics bucket an exit counts in. */
 static enum machine_exit_stat exit_stat(enum accel_exit_reason reason)
 {
@@ -352,6 +404,7 @@ static enum machine_exit_stat exit_stat(enum accel_exit_reason reason)
 	case ACCEL_EXIT_DABT_NISV:	return MACHINE_STAT_MMIO_EMULATED;
 	case ACCEL_EXIT_EXCEPTION:	return MACHINE_STAT_TRAP;
 	case ACCEL_EXIT_KICKED:		return MACHINE_STAT_KICK;
+	case ACCEL_EXIT_VTIMER:		return MACHINE_STAT_TRAP;
 	case ACCEL_EXIT_POWEROFF:
 	case ACCEL_EXIT_RESET:		return MACHINE_STAT_POWER;
 	case ACCEL_EXIT_UNKNOWN:	break;
@@ -384,6 +437,8 @@ static enum machine_run_event vcpu_handle_exit(struct machine_vcpu *v)
 		return MACHINE_RESET;
 	case ACCEL_EXIT_KICKED:
 		return MACHINE_RUN_ON;
+	case ACCEL_EXIT_VTIMER:
+		return vcpu_vtimer_fired(v);
 	case ACCEL_EXIT_EXCEPTION:
 		return vcpu_handle_trap(v);
 	case ACCEL_EXIT_UNKNOWN:
@@ -403,6 +458,12 @@ enum machine_run_event machine_vcpu_run(struct machine_vcpu *v)
 			return MACHINE_FAULT;
 		if (v->off)
 			return MACHINE_RUN_ON;	/* kicked: look at the requests first */
+	}
+	ret = vcpu_vtimer_sync(v);
+	if (ret) {
+		machine_error(v->m, "vCPU %u: cannot update the timer interrupt: %s", v->index,
+			      strerror(-ret));
+		return MACHINE_FAULT;
 	}
 	ret = accel_vcpu_run(v->vcpu, &v->exit);
 	if (ret) {
