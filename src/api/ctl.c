@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "host/sys.h"
 
 #define HEADERS_MAX	(64 * 1024)	/* our server's headers are a few hundred bytes */
 
@@ -181,9 +182,9 @@ static int connect_unix(const char *path, struct errbuf *err)
 	if (!*path || strlen(path) >= sizeof(addr.sun_path))
 		return err_set(err, ENAMETOOLONG, "socket path '%.64s' is empty or too long", path);
 	memcpy(addr.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = host_socket(AF_UNIX, SOCK_STREAM, false);
 	if (fd < 0)
-		return err_set(err, errno, "cannot create a socket: %s", strerror(errno));
+		return err_set(err, -fd, "cannot create a socket: %s", strerror(-fd));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
@@ -199,7 +200,7 @@ static int connect_unix(const char *path, struct errbuf *err)
 static int send_all(int fd, const char *p, size_t len, struct errbuf *err)
 {
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, host_nosigpipe);
 
 		if (n < 0 && errno == EINTR)
 			continue;

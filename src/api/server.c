@@ -9,6 +9,7 @@
  * SERVER_TIMEOUT_S.
  */
 #include "api/api.h"
+#include "host/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,9 +180,9 @@ static int clear_stale(const struct sockaddr_un *addr, struct errbuf *err)
 	if (!S_ISSOCK(st.st_mode))
 		return err_set(err, EEXIST, "'%s' exists and is not a socket: pick another --api-socket path",
 			       path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = host_socket(AF_UNIX, SOCK_STREAM, false);
 	if (fd < 0)
-		return err_set(err, errno, "cannot create a socket: %s", strerror(errno));
+		return err_set(err, -fd, "cannot create a socket: %s", strerror(-fd));
 	ret = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
 	e = errno;
 	close(fd);
@@ -209,9 +210,9 @@ static int listen_unix(struct api_server *srv, const char *path, struct errbuf *
 	ret = clear_stale(&addr, err);
 	if (ret)
 		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = host_socket(AF_UNIX, SOCK_STREAM, true);
 	if (fd < 0)
-		return err_set(err, errno, "cannot create a socket: %s", strerror(errno));
+		return err_set(err, -fd, "cannot create a socket: %s", strerror(-fd));
 	old_umask = umask(0177);	/* 0600 from birth: the VM is its user's alone */
 	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_umask);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/thread.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "host/sys.h"
 
 /*
  * bmvm's threads need little stack. The default 8 MiB costs nothing until
@@ -26,24 +30,46 @@ static void thread_signal_mask(sigset_t *set)
 		sigdelset(set, open_signals[i]);
 }
 
+/*
+ * What the new thread needs to name itself before it runs @fn: macOS names
+ * only the calling thread, so the name is set from inside, not by the creator.
+ */
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	char name[16];
+};
+
+static void *thread_trampoline(void *p)
+{
+	struct thread_start s = *(struct thread_start *)p;
+
+	free(p);
+	if (s.name[0])
+		host_thread_name(s.name);
+	return s.fn(s.arg);
+}
+
 int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
 {
 	sigset_t block, saved;
 	pthread_attr_t attr;
+	struct thread_start *start = malloc(sizeof(*start));
 	int ret;
 
+	if (!start)
+		return ENOMEM;
+	start->fn = fn;
+	start->arg = arg;
+	snprintf(start->name, sizeof(start->name), "%s", name ? name : "");
 	thread_signal_mask(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &saved);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	ret = pthread_create(thread, &attr, fn, arg);
+	ret = pthread_create(thread, &attr, thread_trampoline, start);
 	pthread_attr_destroy(&attr);
-	if (!ret && name) {
-		char comm[16];	/* what `top -H` and /proc/PID/task/T/comm show */
-
-		snprintf(comm, sizeof(comm), "%s", name);
-		pthread_setname_np(*thread, comm);
-	}
+	if (ret)
+		free(start);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	return ret;
 }

@@ -6,7 +6,8 @@
 
 /*
  * pthread_create() with the small stack and blocked signals every bmvm
- * thread gets, named @name (up to 15 bytes shown; NULL: unnamed). 0 or an errno.
+ * thread gets, named @name where the host names threads (up to 15 bytes
+ * shown; NULL: unnamed). 0 or an errno.
  */
 int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
 

@@ -21,6 +21,7 @@
 
 #include "core/thread.h"
 #include "gpu/link.h"
+#include "host/sys.h"
 
 extern char **environ;
 
@@ -731,9 +732,10 @@ static int link_spawn(struct gpu_link *l, struct errbuf *err)
 	sigset_t none, all;
 	int sv[2], child_fd, ret;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		return err_set(err, errno, "cannot create the renderer's socket: %s",
-			       strerror(errno));
+	ret = host_socketpair(AF_UNIX, SOCK_STREAM, sv);
+	if (ret)
+		return err_set(err, -ret, "cannot create the renderer's socket: %s",
+			       strerror(-ret));
 	/* Above 3, so the dup2 to 3 below always clears close-on-exec. */
 	child_fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
 	close(sv[1]);
@@ -775,9 +777,9 @@ static int link_connect_unix(struct gpu_link *l, const char *path, struct errbuf
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return err_set(err, ENAMETOOLONG, "--gpu-renderer: socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = host_socket(AF_UNIX, SOCK_STREAM, false);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
+		int e = fd < 0 ? -fd : errno;
 
 		if (fd >= 0)
 			close(fd);
@@ -857,9 +859,16 @@ int gpu_link_open(const struct gpu_link_config *config, const struct gpu_link_ev
 
 		l->can_pass = !fstat(l->fd, &st) && S_ISSOCK(st.st_mode);
 	}
-	if (!ret && (pipe2(l->quit_fd, O_CLOEXEC) || pipe2(l->cancel_fd, O_CLOEXEC) ||
-		     fcntl(l->fd, F_SETFL, O_NONBLOCK)))
-		ret = err_set(err, errno, "cannot set up the renderer link: %s", strerror(errno));
+	if (!ret) {
+		int e = host_pipe(l->quit_fd, false);
+
+		if (!e)
+			e = host_pipe(l->cancel_fd, false);
+		if (!e && fcntl(l->fd, F_SETFL, O_NONBLOCK))
+			e = -errno;
+		if (e)
+			ret = err_set(err, -e, "cannot set up the renderer link: %s", strerror(-e));
+	}
 	if (!ret && link_send_small(l, hello, wire_put_hello(hello, sizeof(hello), config->show)))
 		ret = err_set(err, EPIPE, "the renderer %s (is it running at the other end?)",
 			      l->dead ? "took nothing from the link" : "closed the connection");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gpu/wire.h"
+#include "host/sys.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -749,7 +750,7 @@ int wire_write_passing(int fd, const void *data, size_t len, int pass, int patie
 	for (;;) {
 		int ret;
 
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		n = sendmsg(fd, &msg, host_nosigpipe);
 		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
 			break;
 		if (errno == EAGAIN && (ret = wait_room(fd, patience_ms, cancel_fd)))

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "host/sys.h"
 #include "render/gpu3d.h"
 #include "render/session.h"
 #include "render/window.h"
@@ -59,9 +60,10 @@ static int listen_unix(const char *path)
 	}
 	strcpy(sa.sun_path, path);
 	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = host_socket(AF_UNIX, SOCK_STREAM, false);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
-		fprintf(stderr, "bmvm-render: --listen %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "bmvm-render: --listen %s: %s\n", path,
+			strerror(fd < 0 ? -fd : errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -140,12 +142,12 @@ int main(int argc, char **argv)
 	if (verbose)
 		fprintf(stderr, "bmvm-render: listening on %s\n", listen_path);
 	do {
-		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		int conn = host_accept(lfd, false);
 
 		if (conn < 0) {
-			if (errno == EINTR)
+			if (conn == -EINTR)
 				continue;
-			fprintf(stderr, "bmvm-render: accept: %s\n", strerror(errno));
+			fprintf(stderr, "bmvm-render: accept: %s\n", strerror(-conn));
 			break;
 		}
 		if (verbose)

@@ -19,6 +19,7 @@
 
 #include "gpu/capture_spec.h"
 #include "gpu/link.h"
+#include "host/sys.h"
 #include "render/gpu3d.h"
 #include "render/render.h"
 
@@ -72,8 +73,7 @@ static void sleep_until(const struct timespec *t0, uint64_t ns)
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000;
 	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-		;
+	host_sleep_until(&t);
 }
 
 static int check_trace_header(int fd, const char *path)

@@ -4,8 +4,9 @@
  * the portable POSIX one (make unit-posix builds and runs this against
  * it). Notifier, poller, shareable memory, confined path resolution (both
  * resolvers where the kernel has one), block I/O and clones, the Linux ABI
- * mapping, entropy. Where the variants differ on purpose the test says
- * which answer each gives.
+ * mapping, entropy, the small system calls (descriptors, thread names,
+ * sleeps). Where the variants differ on purpose the test says which
+ * answer each gives.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +20,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -34,6 +38,8 @@
 #include "host/hostmem.h"
 #include "host/notifier.h"
 #include "host/poller.h"
+#include "host/sys.h"
+#include "core/thread.h"
 
 static bool linux_host(void)
 {
@@ -714,6 +720,147 @@ static void test_entropy(void **state)
 	assert_int_equal(entropy_fill(a, 0, false), 0);
 }
 
+/* ---- small system calls -------------------------------------------------- */
+
+static bool cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	return fl >= 0 && (fl & FD_CLOEXEC);
+}
+
+static bool nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+static void test_sys_fds(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int p[2] = { -1, -1 }, sv[2] = { -1, -1 }, lfd, cfd, conn;
+	char c;
+
+	(void)state;
+	/* Pipes: close-on-exec always, non-blocking when asked. */
+	assert_int_equal(host_pipe(p, false), 0);
+	assert_true(cloexec(p[0]) && cloexec(p[1]));
+	assert_false(nonblocking(p[0]) || nonblocking(p[1]));
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(host_pipe(p, true), 0);
+	assert_true(cloexec(p[0]) && cloexec(p[1]));
+	assert_true(nonblocking(p[0]) && nonblocking(p[1]));
+	assert_int_equal(read(p[0], &c, 1), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(p[0]);
+	close(p[1]);
+
+	/* Sockets: the same, and -errno for what the host refuses. */
+	lfd = host_socket(AF_UNIX, SOCK_STREAM, false);
+	assert_true(lfd >= 0);
+	assert_true(cloexec(lfd));
+	assert_false(nonblocking(lfd));
+	assert_true(host_socket(-1, SOCK_STREAM, false) < 0);
+	assert_int_equal(host_accept(lfd, false), -EINVAL);	/* not listening */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/bmvm-host-%d.sock", tmp_dir(), (int)getpid());
+	unlink(sa.sun_path);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	for (int nb = 0; nb < 2; nb++) {
+		cfd = host_socket(AF_UNIX, SOCK_STREAM, nb);
+		assert_true(cfd >= 0);
+		assert_true(cloexec(cfd));
+		assert_int_equal(nonblocking(cfd), nb);
+		assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		conn = host_accept(lfd, nb);
+		assert_true(conn >= 0);
+		assert_true(cloexec(conn));
+		assert_int_equal(nonblocking(conn), nb);
+		close(conn);
+		close(cfd);
+	}
+	assert_true(fcntl(lfd, F_SETFL, O_NONBLOCK) == 0);
+	assert_int_equal(host_accept(lfd, false), -EAGAIN);	/* nobody waiting */
+	close(lfd);
+	unlink(sa.sun_path);
+
+	/* A socket pair: close-on-exec, blocking; a send to a closed peer is EPIPE, no signal. */
+	assert_int_equal(host_socketpair(AF_UNIX, SOCK_STREAM, sv), 0);
+	assert_true(cloexec(sv[0]) && cloexec(sv[1]));
+	assert_false(nonblocking(sv[0]) || nonblocking(sv[1]));
+	close(sv[1]);
+#ifndef SO_NOSIGPIPE
+	/* No way to keep SIGPIPE off the socket here: bmvm ignores it, so do the same. */
+	if (!linux_host())
+		signal(SIGPIPE, SIG_IGN);
+#endif
+	assert_int_equal(send(sv[0], "x", 1, host_nosigpipe), -1);
+	assert_int_equal(errno, EPIPE);
+	close(sv[0]);
+	assert_int_equal(host_socketpair(-1, SOCK_STREAM, sv), -EAFNOSUPPORT);
+}
+
+struct named {
+	char name[32];
+	bool rename;
+	int ret;	/* pthread_getname_np()'s: checked by the test's own thread */
+};
+
+static void *read_name(void *arg)
+{
+	struct named *n = arg;
+
+	if (n->rename)
+		host_thread_name("bmvm-rename-too-long-for-it");
+	n->ret = pthread_getname_np(pthread_self(), n->name, sizeof(n->name));
+	return NULL;
+}
+
+static void test_sys_thread_name(void **state)
+{
+	struct named n = { .rename = false };
+	char self[32];
+	pthread_t t;
+
+	(void)state;
+	/* Unnamed threads show the process's name. */
+	assert_int_equal(pthread_getname_np(pthread_self(), self, sizeof(self)), 0);
+	/* thread_create() names the thread from inside it (macOS can do no other). */
+	assert_int_equal(thread_create(&t, read_name, &n, "bmvm-test-named-thread"), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(n.ret, 0);
+	assert_string_equal(n.name, linux_host() ? "bmvm-test-named" : self);
+	n.rename = true;
+	assert_int_equal(thread_create(&t, read_name, &n, NULL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(n.ret, 0);
+	assert_string_equal(n.name, linux_host() ? "bmvm-rename-too" : self);
+}
+
+static void test_sys_sleep(void **state)
+{
+	struct timespec now;
+	uint64_t t0 = now_ms(), dt;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now.tv_nsec += 60000000;
+	if (now.tv_nsec >= 1000000000) {
+		now.tv_sec++;
+		now.tv_nsec -= 1000000000;
+	}
+	host_sleep_until(&now);
+	dt = now_ms() - t0;
+	assert_true(dt >= 59);
+	assert_true(dt < 2000);
+	t0 = now_ms();
+	now.tv_sec -= 1;
+	host_sleep_until(&now);		/* a deadline past: back at once */
+	assert_true(now_ms() - t0 < 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +876,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blkio_clone_no_dir, bio_setup, bio_teardown),
 		cmocka_unit_test(test_abi),
 		cmocka_unit_test(test_entropy),
+		cmocka_unit_test(test_sys_fds),
+		cmocka_unit_test(test_sys_thread_name),
+		cmocka_unit_test(test_sys_sleep),
 	};
 
 	print_message("note: the %s host layer\n", host_variant);

@@ -37,7 +37,8 @@ static const struct layer {
 static const char *const linux_only[] = {
 	"<sys/epoll.h>", "<sys/eventfd.h>", "<sys/timerfd.h>", "<sys/signalfd.h>",
 	"<sys/inotify.h>", "<sys/random.h>", "<linux/", "<liburing.h>", "memfd_create(",
-	"SYS_openat2",
+	"SYS_openat2", "pipe2(", "accept4(", "SOCK_CLOEXEC", "SOCK_NONBLOCK", "MSG_NOSIGNAL",
+	"clock_nanosleep(", "pthread_setname_np(",
 };
 static const char *const linux_files[] = {
 	"accel/kvm.c",		/* the KVM backend */
