@@ -41,13 +41,20 @@ struct kvm_smccc_filter {
 };
 #endif
 
+#ifndef KVM_HYPERCALL_EXIT_SMC
+#define KVM_HYPERCALL_EXIT_SMC		(1u << 0)	/* the guest used SMC, not HVC */
+#define KVM_HYPERCALL_EXIT_16BIT	(1u << 1)	/* a 16-bit (T32) instruction */
+#endif
+
 /* PSCI's function ids: SMC32 and SMC64 ranges (Arm DEN 0022). */
 #define PSCI_FN32_FIRST		0x84000000u
 #define PSCI_FN64_FIRST		0xc4000000u
 #define PSCI_FN_COUNT		0x20u
+#define PSCI_FN_CPU_SUSPEND	0x01u	/* left to KVM: see kvm_forward_psci() */
 
-/* ESR_EL2 of an HVC64 #0 (EC 0x16, IL): how a forwarded SMCCC call is reported. */
+/* ESR_EL2 of an HVC64 #0 or SMC64 #0 (EC 0x16 / 0x17, IL), as a forwarded call is reported. */
 #define ESR_HVC64_IMM0		((0x16ULL << 26) | (1ULL << 25))
+#define ESR_SMC64_IMM0		((0x17ULL << 26) | (1ULL << 25))
 
 struct accel {
 	int kvm_fd, vm_fd, gic_fd;
@@ -173,6 +180,22 @@ static int kvm_smccc_forward(struct accel *a, uint32_t base, uint32_t count)
 }
 
 /*
+ * One PSCI range to bmvm, all but CPU_SUSPEND: KVM's own suspend sleeps in
+ * the kernel until an interrupt (a real WFI), which a vCPU thread in bmvm
+ * cannot do under KVM; answered in bmvm it would return at once, and a
+ * guest idling through it would spin.
+ */
+static int kvm_forward_psci(struct accel *a, uint32_t first)
+{
+	int ret = kvm_smccc_forward(a, first, PSCI_FN_CPU_SUSPEND);
+
+	if (!ret)
+		ret = kvm_smccc_forward(a, first + PSCI_FN_CPU_SUSPEND + 1,
+					PSCI_FN_COUNT - PSCI_FN_CPU_SUSPEND - 1);
+	return ret;
+}
+
+/*
  * PSCI in bmvm (psci.c, the code Hypervisor.framework runs on) wherever KVM
  * can forward it: Linux 6.4+. Before that, KVM's own PSCI answers (ENXIO:
  * no SMCCC filter), and says so in GET /vm/inspect. bmvm's vendor calls are
@@ -186,11 +209,11 @@ static int kvm_setup_psci(struct accel *a, struct errbuf *err)
 	a->psci_in_kernel = true;
 	if (!c->psci_to_vmm)
 		return 0;
-	ret = kvm_smccc_forward(a, PSCI_FN32_FIRST, PSCI_FN_COUNT);
+	ret = kvm_forward_psci(a, PSCI_FN32_FIRST);
 	if (ret == -ENXIO || ret == -EINVAL)
 		return 0;	/* no SMCCC filter on this kernel */
 	if (!ret)
-		ret = kvm_smccc_forward(a, PSCI_FN64_FIRST, PSCI_FN_COUNT);
+		ret = kvm_forward_psci(a, PSCI_FN64_FIRST);
 	if (ret)
 		return err_set(err, -ret, "cannot forward PSCI calls to bmvm (KVM's SMCCC "
 			       "filter): %s; BMVM_PSCI=kernel leaves them to KVM", strerror(-ret));
@@ -359,6 +382,32 @@ int accel_vcpu_reset(struct accel_vcpu *v, struct errbuf *err)
 	return 0;
 }
 
+static int kvm_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t *val, bool set);
+
+/*
+ * KVM has already stepped the PC over a forwarded call. For an HVC that is
+ * where the hardware leaves it too (its preferred return is the next
+ * instruction); a trapped SMC returns to the SMC itself, so step back: the
+ * arch code then sees either conduit as it does on every accelerator.
+ * (6.1's headers name the flags field longmode; it is the same word.)
+ */
+static int kvm_hypercall_as_trap(struct accel_vcpu *v, struct accel_exit *exit)
+{
+	uint32_t flags = v->run->hypercall.longmode;
+	uint64_t pc;
+
+	exit->reason = ACCEL_EXIT_EXCEPTION;
+	exit->exception.esr = ESR_HVC64_IMM0;
+	exit->exception.far = exit->exception.ipa = 0;
+	if (!(flags & KVM_HYPERCALL_EXIT_SMC))
+		return 0;
+	exit->exception.esr = ESR_SMC64_IMM0;
+	if (kvm_reg(v, ACCEL_REG_PC, &pc, false))
+		return -1;
+	pc -= flags & KVM_HYPERCALL_EXIT_16BIT ? 2 : 4;
+	return kvm_reg(v, ACCEL_REG_PC, &pc, true) ? -1 : 0;
+}
+
 static void kvm_translate_exit(struct accel_vcpu *v, struct accel_exit *exit)
 {
 	struct kvm_run *run = v->run;
@@ -394,15 +443,10 @@ static void kvm_translate_exit(struct accel_vcpu *v, struct accel_exit *exit)
 		exit->reason = ACCEL_EXIT_KICKED;
 		return;
 	case KVM_EXIT_HYPERCALL:
-		/*
-		 * An SMCCC call the filter forwards. KVM has already stepped the
-		 * PC over the call (over an SMC too, as an HVC's return address
-		 * is), so both conduits read as the HVC #0 the device tree names.
-		 */
-		exit->reason = ACCEL_EXIT_EXCEPTION;
-		exit->exception.esr = ESR_HVC64_IMM0;
-		exit->exception.far = exit->exception.ipa = 0;
-		return;
+		/* An SMCCC call the filter forwards, reported as the hardware traps it. */
+		if (kvm_hypercall_as_trap(v, exit) == 0)
+			return;
+		break;
 	}
 	exit->reason = ACCEL_EXIT_UNKNOWN;
 	exit->code = run->exit_reason;
@@ -462,22 +506,23 @@ static uint64_t kvm_reg_id(enum accel_reg reg)
 	}
 }
 
-int accel_vcpu_get_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t *val)
+static int kvm_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t *val, bool set)
 {
 	struct kvm_one_reg r = { .id = kvm_reg_id(reg), .addr = (uint64_t)(uintptr_t)val };
 
 	if (!r.id)
 		return -EINVAL;
-	return ioctl(v->fd, KVM_GET_ONE_REG, &r) ? -errno : 0;
+	return ioctl(v->fd, set ? KVM_SET_ONE_REG : KVM_GET_ONE_REG, &r) ? -errno : 0;
+}
+
+int accel_vcpu_get_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t *val)
+{
+	return kvm_reg(v, reg, val, false);
 }
 
 int accel_vcpu_set_reg(struct accel_vcpu *v, enum accel_reg reg, uint64_t val)
 {
-	struct kvm_one_reg r = { .id = kvm_reg_id(reg), .addr = (uint64_t)(uintptr_t)&val };
-
-	if (!r.id)
-		return -EINVAL;
-	return ioctl(v->fd, KVM_SET_ONE_REG, &r) ? -errno : 0;
+	return kvm_reg(v, reg, &val, true);
 }
 
 void accel_vcpu_kick(struct accel_vcpu *v)

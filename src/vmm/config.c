@@ -130,6 +130,16 @@ static const struct option base_options[] = {
 	{ "version",	no_argument,	   NULL, 'V' },
 };
 
+/* Is kind @k the first in the table with its off option? */
+static bool off_option_first(unsigned k)
+{
+	for (unsigned j = 0; j < k; j++)
+		if (vdev_types[j].off_option &&
+		    !strcmp(vdev_types[j].off_option, vdev_types[k].off_option))
+			return false;
+	return true;
+}
+
 /* base_options, then each device's options, then the terminator; @opts holds them all. */
 static void build_options(struct option opts[NR_BASE_OPTIONS + 2 * VDEV_NR_KINDS + 1])
 {
@@ -141,9 +151,7 @@ static void build_options(struct option opts[NR_BASE_OPTIONS + 2 * VDEV_NR_KINDS
 			opts[n++] = (struct option){ vdev_types[k].option, required_argument,
 						     NULL, OPT_VDEV + (int)k };
 		/* Kinds that share an off option (keyboard, tablet) get one entry. */
-		if (vdev_types[k].off_option &&
-		    (k == 0 || !vdev_types[k - 1].off_option ||
-		     strcmp(vdev_types[k - 1].off_option, vdev_types[k].off_option)))
+		if (vdev_types[k].off_option && off_option_first(k))
 			opts[n++] = (struct option){ vdev_types[k].off_option, no_argument,
 						     NULL, OPT_VDEV_OFF + (int)k };
 	}

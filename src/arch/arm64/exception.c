@@ -232,7 +232,11 @@ static int exc_hvc(struct arm64_cpu_state *cpu, uint64_t esr,
 	return 0;
 }
 
-/* The DTB says "hvc", so SMC reaches no firmware; the SMC itself is the return address. */
+/*
+ * The DTB says "hvc": an SMC reaches no firmware and no PSCI, on every
+ * accelerator (kvm.c reports a forwarded SMC as this trap too). The trapped
+ * SMC itself is the return address.
+ */
 static int exc_smc(struct arm64_cpu_state *cpu)
 {
 	set_xreg(cpu, 0, (uint64_t)(int64_t)PSCI_RET_NOT_SUPPORTED);

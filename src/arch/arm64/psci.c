@@ -178,7 +178,12 @@ static int32_t psci_dispatch(struct psci_cpus *p, unsigned caller, uint32_t fid,
 		return psci_features(a[1]);
 	case PSCI_FN_CPU_SUSPEND:
 	case PSCI_FN64_CPU_SUSPEND:
-		/* As KVM: a powerdown request may be treated as standby, i.e. WFI. */
+		/*
+		 * As KVM: a powerdown request may be treated as standby, i.e. WFI:
+		 * the caller treats it as a WFI (ARM64_ACTION_IDLE). On KVM the
+		 * call never comes here: kvm.c leaves it to KVM's PSCI, which
+		 * sleeps in the kernel.
+		 */
 		ev->kind = PSCI_EVENT_SUSPEND;
 		return PSCI_RET_SUCCESS;
 	case PSCI_FN_CPU_OFF:

@@ -275,7 +275,12 @@ static enum machine_run_event vcpu_act(struct machine_vcpu *v,
 	switch (act->kind) {
 	case ARM64_ACTION_NONE:
 	case ARM64_ACTION_CPU_ON:	/* psci.c already woke the target */
-	case ARM64_ACTION_IDLE:		/* WFI may complete at any time: resume */
+	/*
+	 * WFI may complete at any time, so resuming is correct; but an
+	 * accelerator that traps WFI (Hypervisor.framework; KVM never does)
+	 * needs a real wait here, until an interrupt, the timer or a kick.
+	 */
+	case ARM64_ACTION_IDLE:
 		return MACHINE_RUN_ON;
 	case ARM64_ACTION_SYSTEM_OFF:
 		machine_verbose(v->m, "vCPU %u: PSCI SYSTEM_OFF", v->index);
