@@ -104,7 +104,11 @@ static void drop(struct poller *p, int i)
 	p->set[i] = p->set[--p->nr];
 }
 
-int poller_del(struct poller *p, int fd)
+/*
+ * Take @fd out of the set: poller_del(), or an fd closed while still in
+ * it (as epoll would have). False when it was not there.
+ */
+static bool forget(struct poller *p, int fd)
 {
 	int i;
 
@@ -113,7 +117,12 @@ int poller_del(struct poller *p, int fd)
 	if (i >= 0)
 		drop(p, i);
 	pthread_mutex_unlock(&p->lock);
-	if (i < 0)
+	return i >= 0;
+}
+
+int poller_del(struct poller *p, int fd)
+{
+	if (!forget(p, fd))
 		return -ENOENT;
 	notifier_ring(&p->wake);
 	return 0;
@@ -148,18 +157,6 @@ static int snapshot(struct poller *p)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return (int)n + 1;
-}
-
-/* An fd closed while still in the set: drop it, as epoll would have. */
-static void forget(struct poller *p, int fd)
-{
-	int i;
-
-	pthread_mutex_lock(&p->lock);
-	i = find(p, fd);
-	if (i >= 0)
-		drop(p, i);
-	pthread_mutex_unlock(&p->lock);
 }
 
 int poller_wait(struct poller *p, void **tags, int max, int timeout_ms)
